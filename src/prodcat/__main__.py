@@ -1,0 +1,3 @@
+from prodcat.cli import main
+
+main()

@@ -1,0 +1,259 @@
+"""``Categorizer``: the one object every face of prodcat uses (Python, CLI, batch, HTTP, notebook).
+
+Raw text in, probabilities out. It normalizes the text, asks its model family for scores, turns them
+into calibrated probabilities, and flags predictions below the review threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
+
+from prodcat import artifacts, calibration
+from prodcat.data.text import NORMALIZATION_VERSION, normalize_text
+from prodcat.errors import DataError, ModelError, NotFittedError
+from prodcat.models.base import FitData
+from prodcat.models.registry import DEFAULT_FAMILY, FAMILIES, family_class
+
+EMPTY_TEXT_REASON = "empty text: give a title or description"
+
+
+@dataclass
+class Prediction:
+    """One product's category, its calibrated probability, and the next-best categories."""
+
+    category: str | None
+    confidence: float | None
+    needs_review: bool
+    top_k: list[tuple[str, float]] = field(default_factory=list)
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["top_k"] = [{"category": c, "confidence": p} for c, p in self.top_k]
+        return data
+
+
+class Categorizer:
+    """Learns a shop's categories from labelled texts and categorizes new ones.
+
+    ``family`` picks the model (``"lstm"``, the reference; ``"linear"``, TF-IDF n-grams with a linear
+    SVM; ``"ensemble"``); ``params`` are that family's settings. ``class_weight="balanced"`` weighs
+    rare categories up. After ``fit`` with validation data, probabilities are calibrated and a
+    prediction whose confidence is below ``threshold_`` (chosen to reach ``target_precision`` on the
+    validation rows) carries ``needs_review=True``.
+    """
+
+    def __init__(
+        self,
+        family: str = DEFAULT_FAMILY,
+        *,
+        params: dict | None = None,
+        class_weight: str | None = None,
+        target_precision: float = 0.98,
+        seed: int = 42,
+    ):
+        self.family = family
+        self.params = dict(params or {})
+        self.class_weight = class_weight
+        self.target_precision = target_precision
+        self.seed = seed
+        self.metadata: dict = {}
+
+    # -- learning -------------------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        *,
+        validation: tuple[Sequence[str], Sequence[str]] | None = None,
+        log_dir: str | Path | None = None,
+        verbose: int = 1,
+        callbacks: list | None = None,
+    ) -> "Categorizer":
+        """Learn from ``texts`` and their ``labels``; calibrate on ``validation`` when given."""
+        self._check_settings()
+        if len(texts) != len(labels):
+            raise DataError(f"got {len(texts)} texts but {len(labels)} labels; give one label per text")
+        self.labels_ = sorted(set(labels))
+        if len(self.labels_) < 2:
+            raise DataError(f"only one label ({self.labels_[0] if self.labels_ else 'none'}) in the training data; a categorizer needs at least 2")
+        y = self._encode(labels)
+        data = FitData(
+            texts=[normalize_text(t) for t in texts],
+            y=y,
+            n_labels=len(self.labels_),
+            class_weight=self._class_weights(y),
+            seed=self.seed,
+            log_dir=str(log_dir) if log_dir else None,
+            verbose=verbose,
+            extra={"callbacks": callbacks or []},
+        )
+        if validation is not None:
+            data.validation_texts = [normalize_text(t) for t in validation[0]]
+            data.validation_y = self._encode(validation[1], unknown_ok=True)
+            known = data.validation_y >= 0
+            data.validation_texts = [t for t, k in zip(data.validation_texts, known) if k]
+            data.validation_y = data.validation_y[known]
+        self.model_ = family_class(self.family)(**self.params).fit(data)
+        self.params = self.model_.get_params()
+        self.history_ = self.model_.history
+        self.temperature_, self.threshold_, self.calibration_ = 1.0, None, {}
+        if data.validation_texts:
+            self._calibrate(self.model_.logits(data.validation_texts), data.validation_y)
+        return self
+
+    def _check_settings(self) -> None:
+        if self.family not in FAMILIES:
+            raise DataError(f"unknown model family {self.family!r}; use one of {', '.join(FAMILIES)}")
+        if self.class_weight not in (None, "balanced"):
+            raise DataError(f"class_weight must be None or 'balanced'; got {self.class_weight!r}")
+        if not 0.0 < self.target_precision <= 1.0:
+            raise DataError(f"target_precision must be in (0, 1]; got {self.target_precision}")
+
+    def _encode(self, labels: Sequence[str], unknown_ok: bool = False) -> np.ndarray:
+        index = {label: i for i, label in enumerate(self.labels_)}
+        if not unknown_ok:
+            return np.array([index[label] for label in labels], dtype=np.int64)
+        return np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+
+    def _class_weights(self, y: np.ndarray) -> dict[int, float] | None:
+        if self.class_weight is None:
+            return None
+        classes = np.arange(len(self.labels_))
+        weights = compute_class_weight("balanced", classes=classes, y=y)
+        return {int(c): float(w) for c, w in zip(classes, weights)}
+
+    def _calibrate(self, logits: np.ndarray, y: np.ndarray) -> None:
+        before = calibration.expected_calibration_error(calibration.probabilities(logits), y)
+        self.temperature_ = calibration.fit_temperature(logits, y)
+        probs = calibration.probabilities(logits, self.temperature_)
+        confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == y
+        self.threshold_ = calibration.threshold_for_precision(confidence, correct, self.target_precision)
+        self.calibration_ = {
+            "method": "temperature scaling on the validation split",
+            "temperature": self.temperature_,
+            "validation_ece_before": before,
+            "validation_ece_after": calibration.expected_calibration_error(probs, y),
+            "target_precision": self.target_precision,
+            "threshold": self.threshold_,
+            "validation": calibration.coverage_at(confidence, correct, self.threshold_),
+        }
+
+    # -- predicting -----------------------------------------------------------------------------
+    @property
+    def labels(self) -> list[str]:
+        """The categories, in the order of ``predict_proba``'s columns."""
+        self._check_fitted()
+        return list(self.labels_)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this Categorizer is not fitted yet; call fit(texts, labels) or Categorizer.load(path)")
+
+    def predict_proba(self, texts: Iterable[str] | str) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in the order of ``labels``."""
+        self._check_fitted()
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels_)))
+        normalized = [normalize_text(t) if isinstance(t, str) else "" for t in texts]
+        return calibration.probabilities(self.model_.logits(normalized), self.temperature_)
+
+    def predict(self, texts: Iterable[str] | str) -> list[str]:
+        """The most probable category of each text."""
+        probs = self.predict_proba(texts)
+        return [self.labels_[i] for i in probs.argmax(axis=1)]
+
+    def categorize(self, texts: Iterable[str] | str, top_k: int = 1) -> list[Prediction]:
+        """Category, confidence, review flag and the ``top_k`` best categories of each text.
+
+        A text that is empty (or not a string) gets no category and a ``reason``; nothing is dropped.
+        """
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        usable = [i for i, t in enumerate(texts) if isinstance(t, str) and normalize_text(t)]
+        predictions = [Prediction(None, None, True, [], EMPTY_TEXT_REASON) for _ in texts]
+        if not usable:
+            return predictions
+        probs = self.predict_proba([texts[i] for i in usable])
+        k = max(1, min(top_k, len(self.labels_)))
+        best = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        for row, i in enumerate(usable):
+            ranked = [(self.labels_[j], float(probs[row, j])) for j in best[row]]
+            category, confidence = ranked[0]
+            needs_review = self.threshold_ is not None and confidence < self.threshold_
+            predictions[i] = Prediction(category, confidence, bool(needs_review), ranked)
+        return predictions
+
+    # -- saving ---------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the model directory at ``path`` atomically; returns the path."""
+        self._check_fitted()
+        manifest = {
+            "family": self.family,
+            "labels": self.labels_,
+            "params": self.params,
+            "class_weight": self.class_weight,
+            "seed": self.seed,
+            "normalization": NORMALIZATION_VERSION,
+            "temperature": self.temperature_,
+            "threshold": self.threshold_,
+            "target_precision": self.target_precision,
+            "calibration": self.calibration_,
+            "history": self.history_,
+            "versions": artifacts.library_versions(),
+            "created": artifacts.now(),
+            **self.metadata,
+        }
+        return artifacts.write_model_dir(path, manifest, self.model_.save)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Categorizer":
+        """Load a model directory written by ``save``. Never runs code from the files."""
+        path = Path(path)
+        manifest = artifacts.read_manifest(path)
+        if manifest.get("normalization", NORMALIZATION_VERSION) != NORMALIZATION_VERSION:
+            raise ModelError(f"{path}: uses text normalization {manifest['normalization']!r}, this prodcat has {NORMALIZATION_VERSION!r}; retrain it")
+        categorizer = cls(
+            manifest["family"],
+            params=manifest.get("params") or {},
+            class_weight=manifest.get("class_weight"),
+            target_precision=manifest.get("target_precision", 0.98),
+            seed=manifest.get("seed", 42),
+        )
+        try:
+            categorizer.model_ = family_class(manifest["family"]).load(path, categorizer.params)
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelError(f"{path}: the {manifest['family']} model files are missing or damaged ({exc}); retrain or restore it") from None
+        categorizer.labels_ = list(manifest["labels"])
+        categorizer.temperature_ = float(manifest.get("temperature") or 1.0)
+        categorizer.threshold_ = manifest.get("threshold")
+        categorizer.calibration_ = manifest.get("calibration") or {}
+        categorizer.history_ = manifest.get("history")
+        known = {"format", "format_version", "family", "labels", "params", "class_weight", "seed", "normalization",
+                 "temperature", "threshold", "target_precision", "calibration", "history", "versions", "created"}
+        categorizer.metadata = {k: v for k, v in manifest.items() if k not in known}
+        categorizer.path_ = path
+        return categorizer
+
+    def describe(self) -> dict:
+        """Labels, family, calibration and stored metadata, for ``/v1/model`` and ``prodcat info``."""
+        self._check_fitted()
+        return {
+            "family": self.family,
+            "labels": self.labels_,
+            "threshold": self.threshold_,
+            "target_precision": self.target_precision,
+            "calibration": self.calibration_,
+            "params": self.params,
+            "path": str(getattr(self, "path_", "")) or None,
+            **self.metadata,
+        }
+
+    def __repr__(self) -> str:
+        state = f"{len(self.labels_)} labels" if hasattr(self, "labels_") else "not fitted"
+        return f"Categorizer(family={self.family!r}, {state})"

@@ -1,0 +1,69 @@
+"""The Typer application, its sub-commands, and the one place where errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from prodcat.cli import data, evaluate, predict, serve, train
+
+app = typer.Typer(
+    name="prodcat",
+    help="Learn a shop's product categories from a labelled catalog and categorize new products.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("train")(train.train_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.command("predict")(predict.predict_command)
+app.command("serve")(serve.serve_command)
+app.add_typer(data.app, name="data")
+
+USER_ERROR = 2
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks of errors."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        from prodcat import __version__
+
+        typer.echo(f"prodcat {__version__}")
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI. User errors print one line to stderr and exit with code 2 (tracebacks with --debug)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    from prodcat.errors import ProdcatError
+
+    try:
+        app(args=argv, prog_name="prodcat", standalone_mode=False)
+    except ProdcatError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(USER_ERROR)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(USER_ERROR)
+        if isinstance(exc, click.exceptions.Abort):
+            typer.echo("aborted", err=True)
+            sys.exit(130)
+        if debug:
+            raise
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,49 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+TextCol = Annotated[Optional[str], typer.Option("--text-col", help="Text column name(s) or 0-based position(s), comma-separated; joined in order.")]
+LabelCol = Annotated[Optional[str], typer.Option("--label-col", help="Label column name or position; several (top level first) form a category path.")]
+Format = Annotated[Optional[str], typer.Option("--format", help="csv, tsv, jsonl or parquet (default: from the extension).")]
+Header = Annotated[Optional[bool], typer.Option("--header/--no-header", help="Whether a CSV/TSV has a header row (default: detect).", show_default=False)]
+Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL files.")]
+PathSep = Annotated[Optional[str], typer.Option("--path-sep", help="Separator inside a single label column holding a category path, e.g. ' > '.")]
+ModelDir = Annotated[Optional[Path], typer.Option("--model", "-m", help="A model directory made by 'prodcat train'.")]
+
+
+def reading_options(text_col, label_col, fmt, header, encoding, path_sep=None) -> dict:
+    return {"text_cols": text_col, "label_cols": label_col, "fmt": fmt, "header": header, "encoding": encoding, "path_sep": path_sep}
+
+
+def parse_params(pairs: list[str] | None) -> dict:
+    """``["C=0.5", "word_ngrams=1,3"]`` → ``{"C": 0.5, "word_ngrams": [1, 3]}``."""
+    from prodcat.errors import DataError
+
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise DataError(f"--param {pair!r} is not KEY=VALUE; write e.g. --param C=0.5")
+        params[key.strip()] = _value(value.strip())
+    return params
+
+
+def _value(text: str):
+    if "," in text:
+        return [_value(part) for part in text.split(",")]
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

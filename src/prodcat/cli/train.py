@@ -1,0 +1,81 @@
+"""``prodcat train``: train a categorizer and report on its leakage-free test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from prodcat.cli.options import Encoding, Format, Header, LabelCol, PathSep, TextCol, parse_params, reading_options
+
+
+def train_command(
+    file: Annotated[Optional[Path], typer.Argument(help="Labelled catalog (default: the downloaded reference dataset).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory to write (default: models/<file>-<family>).")] = None,
+    family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear or ensemble.")] = "lstm",
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
+    fmt: Format = None,
+    header: Header = None,
+    encoding: Encoding = "utf-8",
+    path_sep: PathSep = None,
+    split: Annotated[str, typer.Option("--split", help="grouped (leakage-free) or random (leaks; only to compare with published numbers).")] = "grouped",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the training.")] = 42,
+    test_size: Annotated[float, typer.Option("--test-size", help="Share of rows held out for the test report.")] = 0.1,
+    validation_size: Annotated[float, typer.Option("--validation-size", help="Share of rows for early stopping and calibration.")] = 0.1,
+    class_weight: Annotated[Optional[str], typer.Option("--class-weight", help="'balanced' weighs rare categories up.")] = None,
+    target_precision: Annotated[float, typer.Option("--target-precision", help="Precision the review threshold must reach on validation.")] = 0.98,
+    drop_rare_labels: Annotated[bool, typer.Option("--drop-rare-labels", help="Leave out labels with a single row instead of failing.")] = False,
+    log_dir: Annotated[Path, typer.Option("--log-dir", help="TensorBoard logs (LSTM).")] = Path("logs"),
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="LSTM: most epochs (early stopping may end sooner). [default: 10]", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="LSTM: rows per step. [default: 64]", show_default=False)] = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="LSTM: vocabulary size. [default: 30000]", show_default=False)] = None,
+    sequence_length: Annotated[Optional[int], typer.Option("--sequence-length", help="LSTM: tokens kept per text. [default: 120]", show_default=False)] = None,
+    embedding_dim: Annotated[Optional[int], typer.Option("--embedding-dim", help="LSTM: embedding width. [default: 128]", show_default=False)] = None,
+    lstm_units: Annotated[Optional[int], typer.Option("--lstm-units", help="LSTM: units per direction. [default: 64]", show_default=False)] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--unidirectional", help="LSTM: read both ways. [default: bidirectional]", show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option("--dropout", help="LSTM: dropout rate. [default: 0.4]", show_default=False)] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", help="LSTM: Adam learning rate. [default: 0.002]", show_default=False)] = None,
+    patience: Annotated[Optional[int], typer.Option("--patience", help="LSTM: epochs without validation gain before stopping. [default: 2]", show_default=False)] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Any family setting as KEY=VALUE, e.g. --param C=0.5 (repeatable).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a categorizer on a labelled catalog; save it with a report on its leakage-free test split."""
+    from prodcat.training import train
+
+    lstm_flags = {
+        "epochs": epochs, "batch_size": batch_size, "max_tokens": max_tokens, "sequence_length": sequence_length,
+        "embedding_dim": embedding_dim, "lstm_units": lstm_units, "bidirectional": bidirectional, "dropout": dropout,
+        "learning_rate": learning_rate, "patience": patience,
+    }
+    params = {k: v for k, v in lstm_flags.items() if v is not None}
+    if params and family != "lstm":
+        from prodcat.errors import DataError
+
+        raise DataError(f"--{next(iter(params)).replace('_', '-')} is an LSTM setting; for --family {family} use --param KEY=VALUE")
+    params.update(parse_params(param))
+    if file is None:
+        file = _reference_dataset()
+    out = out or Path("models") / f"{file.stem}-{family}"
+    result = train(
+        file, out=out, family=family, params=params, **reading_options(text_col, label_col, fmt, header, encoding, path_sep),
+        split=split, seed=seed, test_size=test_size, validation_size=validation_size, class_weight=class_weight,
+        target_precision=target_precision, drop_rare_labels=drop_rare_labels, log_dir=log_dir, verbose=0 if quiet else 1,
+    )
+    m = result.metrics
+    typer.echo(f"model: {result.model_dir}")
+    typer.echo(f"report: {result.report_dir}")
+    if result.skipped:
+        typer.echo("rows not used: " + ", ".join(f"{n} {reason}" for reason, n in result.skipped.items()))
+    leak = " (random split: LEAKS duplicates into the test rows)" if split == "random" else " (leakage-free split)"
+    typer.echo(f"test{leak}: {m['rows']} rows, accuracy {m['accuracy']:.4f}, weighted F1 {m['weighted_f1']:.4f}, macro F1 {m['macro_f1']:.4f}")
+    if "review" in m:
+        r = m["review"]
+        typer.echo(f"review threshold {r['threshold']:.3f}: {r['coverage']:.1%} categorized automatically at precision {r['precision'] or 0:.4f}")
+
+
+def _reference_dataset() -> Path:
+    from prodcat.data.download import cached_path
+
+    return cached_path("ecommerce")

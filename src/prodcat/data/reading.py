@@ -1,0 +1,329 @@
+"""Catalog files in, rows of (text, label) out.
+
+Reads the reference dataset exactly as published (headerless ``category,text`` CSV with quoted
+multi-line fields) and also CSV with a header, TSV, JSON Lines and Parquet. Columns are chosen by
+name or by zero-based position; several text columns (title, description) are joined, several label
+columns (top level first) become one category path.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from prodcat.errors import DataError
+
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+PATH_SEPARATOR = " > "
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_TEXT_NAMES = ("text", "title", "name", "product", "product_name", "product_title", "description")
+_LABEL_NAMES = ("category", "label", "class", "categories", "category_path", "target", "y")
+_HEADERLESS_LABEL, _HEADERLESS_TEXT = 0, 1
+
+
+@dataclass
+class Catalog:
+    """Rows read from a catalog file.
+
+    ``texts`` are the joined text columns ('' where all were empty), ``labels`` the category (a
+    path joined with `` > `` for several label columns) or ``None`` for an unlabelled file;
+    ``row_numbers`` are 1-based data rows of the file; ``frame`` holds every column as read.
+    """
+
+    texts: list[str]
+    labels: list[str] | None
+    row_numbers: list[int]
+    frame: pd.DataFrame
+    source: str
+    text_columns: list[str] = field(default_factory=list)
+    label_columns: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def detect_format(path: str | Path, fmt: str | None = None) -> str:
+    """The file format: ``fmt`` when given, else from the extension (``.csv.gz`` counts as ``.csv``)."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise DataError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        return fmt
+    suffixes = [s for s in Path(path).suffixes if s not in (".gz", ".bz2", ".zip", ".xz")]
+    found = _EXTENSIONS.get(suffixes[-1].lower()) if suffixes else None
+    if found is None:
+        raise DataError(f"{path}: cannot tell the format from the extension; pass --format ({', '.join(FORMATS)})")
+    return found
+
+
+def read_catalog(
+    path: str | Path,
+    *,
+    text_cols: Sequence[str | int] | str | None = None,
+    label_cols: Sequence[str | int] | str | None = None,
+    fmt: str | None = None,
+    header: bool | None = None,
+    encoding: str = "utf-8",
+    require_labels: bool = True,
+    path_sep: str | None = None,
+) -> Catalog:
+    """Read a whole catalog file into memory. See ``iter_catalog_chunks`` for the options."""
+    chunks = list(
+        iter_catalog_chunks(
+            path,
+            text_cols=text_cols,
+            label_cols=label_cols,
+            fmt=fmt,
+            header=header,
+            encoding=encoding,
+            require_labels=require_labels,
+            path_sep=path_sep,
+        )
+    )
+    if not chunks or sum(len(c) for c in chunks) == 0:
+        raise DataError(f"{path}: the file has no data rows; give a catalog with at least one product per row")
+    if len(chunks) == 1:
+        return chunks[0]
+    first = chunks[0]
+    return Catalog(
+        texts=[t for c in chunks for t in c.texts],
+        labels=None if first.labels is None else [lab for c in chunks for lab in c.labels],
+        row_numbers=[r for c in chunks for r in c.row_numbers],
+        frame=pd.concat([c.frame for c in chunks], ignore_index=True),
+        source=first.source,
+        text_columns=first.text_columns,
+        label_columns=first.label_columns,
+    )
+
+
+def iter_catalog_chunks(
+    path: str | Path,
+    *,
+    text_cols: Sequence[str | int] | str | None = None,
+    label_cols: Sequence[str | int] | str | None = None,
+    fmt: str | None = None,
+    header: bool | None = None,
+    encoding: str = "utf-8",
+    require_labels: bool = False,
+    path_sep: str | None = None,
+    chunk_rows: int = 200_000,
+) -> Iterator[Catalog]:
+    """Stream a catalog file in chunks of at most ``chunk_rows`` rows, with bounded memory.
+
+    ``text_cols`` and ``label_cols`` are column names or zero-based positions, or a comma-separated
+    string of them. Without them, a headerless two-column file is read as ``category,text`` (the
+    reference format) and a file with a header by the usual names (``text``/``title``/``description``,
+    ``category``/``label``). ``header=None`` detects whether a CSV or TSV has a header row.
+    ``path_sep`` splits a single label column into a category path (stored joined by `` > ``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a catalog file")
+    fmt = detect_format(path, fmt)
+    text_cols, label_cols = _as_list(text_cols), _as_list(label_cols)
+    if fmt in ("csv", "tsv") and header is None:
+        header = _detect_header(path, fmt, encoding, [*text_cols, *label_cols])
+    row_offset = 0
+    resolved: tuple[list, list] | None = None
+    for frame in _iter_frames(path, fmt, header, encoding, chunk_rows):
+        if resolved is None:
+            resolved = _resolve_columns(path, frame, text_cols, label_cols, require_labels, headerless=header is False)
+        text_names, label_names = resolved
+        yield _to_catalog(path, frame, text_names, label_names, row_offset, path_sep)
+        row_offset += len(frame)
+    if resolved is None:
+        raise DataError(f"{path}: the file is empty; give a catalog with at least one product per row")
+
+
+def _as_list(cols: Sequence[str | int] | str | int | None) -> list[str | int]:
+    if cols is None:
+        return []
+    if isinstance(cols, int):
+        return [cols]
+    if isinstance(cols, str):
+        cols = [c.strip() for c in cols.split(",") if c.strip()]
+    return [int(c) if isinstance(c, str) and c.isdigit() else c for c in cols]
+
+
+def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int]) -> bool:
+    """A header row is short distinct names, none of which repeats in its column below."""
+    if any(isinstance(c, str) for c in wanted):
+        return True
+    try:
+        with open(path, encoding=encoding, newline="") as handle:
+            rows = list(_take(csv.reader(handle, delimiter="\t" if fmt == "tsv" else ","), 1000))
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, encoding, exc) from None
+    if not rows:
+        return False
+    first = rows[0]
+    if any(len(cell) == 0 or len(cell) > 40 for cell in first) or len(set(first)) < len(first):
+        return False
+    repeated = any(row[i] == name for row in rows[1:] for i, name in enumerate(first) if i < len(row))
+    return not repeated
+
+
+def _take(iterator, n):
+    for i, item in enumerate(iterator):
+        if i >= n:
+            return
+        yield item
+
+
+def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    try:
+        if fmt in ("csv", "tsv"):
+            reader = pd.read_csv(
+                path,
+                sep="\t" if fmt == "tsv" else ",",
+                header=0 if header else None,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[],
+                encoding=encoding,
+                chunksize=chunk_rows,
+                engine="c",
+                on_bad_lines="error",
+                quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE,
+            )
+            with reader:
+                yield from reader
+        elif fmt == "jsonl":
+            with pd.read_json(path, lines=True, dtype=False, chunksize=chunk_rows, encoding=encoding) as reader:
+                for frame in reader:
+                    yield frame.astype(object).where(frame.notna(), "")
+        else:
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(path)
+            for batch in parquet.iter_batches(batch_size=chunk_rows):
+                frame = batch.to_pandas()
+                yield frame.astype(object).where(frame.notna(), "")
+    except pd.errors.EmptyDataError:
+        return
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, encoding, exc) from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: cannot parse as {fmt.upper()} ({_first_line(exc)}); check quoting or pass --format") from None
+    except ValueError as exc:  # pandas' JSON reader and pyarrow raise ValueError subclasses
+        raise DataError(f"{path}: cannot read as {fmt.upper()} ({_first_line(exc)}); check the file or pass --format") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _encoding_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataError:
+    line = _line_of_bad_bytes(path, encoding)
+    where = f"line {line}" if line else "somewhere"
+    return DataError(
+        f"{path}: {where} is not valid {encoding} text; re-save the file as UTF-8 or pass --encoding (e.g. latin-1)"
+    )
+
+
+def _line_of_bad_bytes(path: Path, encoding: str) -> int | None:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+def _resolve_columns(
+    path: Path,
+    frame: pd.DataFrame,
+    text_cols: list[str | int],
+    label_cols: list[str | int],
+    require_labels: bool,
+    headerless: bool,
+) -> tuple[list, list]:
+    columns = list(frame.columns)
+    if headerless and not text_cols and not label_cols and len(columns) >= 2:
+        text_cols, label_cols = [_HEADERLESS_TEXT], [_HEADERLESS_LABEL]
+    if not text_cols:
+        found = [c for name in _TEXT_NAMES for c in columns if str(c).lower() == name][:1]
+        if found and str(found[0]).lower() != "description":  # a title column: add the description too
+            found += [c for c in columns if str(c).lower() == "description"]
+        if not found:
+            raise DataError(f"{path}: no text column found among {_show(columns)}; pass --text-col NAME (or position)")
+        text_cols = found
+    if not label_cols and require_labels:
+        found = [c for name in _LABEL_NAMES for c in columns if str(c).lower() == name][:1]
+        if not found:
+            raise DataError(f"{path}: no label column found among {_show(columns)}; pass --label-col NAME (or position)")
+        label_cols = found
+    return [_column(path, columns, c, "--text-col") for c in text_cols], [
+        _column(path, columns, c, "--label-col") for c in label_cols
+    ]
+
+
+def _column(path: Path, columns: list, wanted: str | int, option: str):
+    if wanted in columns:
+        return wanted
+    if isinstance(wanted, int):
+        if 0 <= wanted < len(columns):
+            return columns[wanted]
+        raise DataError(f"{path}: {option} {wanted} is out of range; the file has {len(columns)} columns (0 to {len(columns) - 1})")
+    matches = [c for c in columns if str(c).lower() == str(wanted).lower()]
+    if len(matches) == 1:
+        return matches[0]
+    raise DataError(f"{path}: {option} {wanted!r} is not a column; the columns are {_show(columns)}")
+
+
+def _show(columns: list) -> str:
+    names = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in columns[:12])
+    return names + (", ..." if len(columns) > 12 else "")
+
+
+def _to_catalog(
+    path: Path, frame: pd.DataFrame, text_names: list, label_names: list, row_offset: int, path_sep: str | None
+) -> Catalog:
+    parts = [frame[name].map(_cell) for name in text_names]
+    texts = parts[0]
+    for part in parts[1:]:
+        texts = texts.str.cat(part, sep=" \n ").str.strip()
+    labels = None
+    if label_names:
+        levels = [frame[name].map(_cell).str.strip() for name in label_names]
+        if path_sep and len(levels) == 1:
+            labels = levels[0].map(lambda s: PATH_SEPARATOR.join(p.strip() for p in s.split(path_sep) if p.strip()))
+        else:
+            labels = levels[0]
+            for level in levels[1:]:
+                labels = labels.str.cat(level, sep=PATH_SEPARATOR).str.strip(" >")
+        labels = labels.tolist()
+    return Catalog(
+        texts=texts.tolist(),
+        labels=labels,
+        row_numbers=list(range(row_offset + 1, row_offset + len(frame) + 1)),
+        frame=frame,
+        source=str(path),
+        text_columns=[str(n) for n in text_names],
+        label_columns=[str(n) for n in label_names],
+    )
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value != value:
+        return ""
+    return str(value).strip()

@@ -1,0 +1,96 @@
+"""How good a categorizer is on labelled rows: accuracy, per-class and averaged F1, the confusion
+matrix, calibration error and the coverage at the review threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+from prodcat import calibration
+from prodcat.categorizer import Categorizer
+
+
+def evaluate(categorizer: Categorizer, texts: Sequence[str], labels: Sequence[str]) -> dict:
+    """Metrics of ``categorizer`` on ``texts`` with true ``labels``, as plain JSON-ready data.
+
+    Labels the model does not know count as errors (reported under ``unknown_labels``).
+    """
+    probs = categorizer.predict_proba(texts)
+    known = categorizer.labels
+    predicted = [known[i] for i in probs.argmax(axis=1)]
+    every_label = sorted(set(known) | set(labels))
+    report = classification_report(labels, predicted, labels=every_label, output_dict=True, zero_division=0)
+    index = {label: i for i, label in enumerate(known)}
+    y = np.array([index.get(label, -1) for label in labels])
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == y
+    metrics = {
+        "rows": len(labels),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "weighted_f1": float(f1_score(labels, predicted, labels=every_label, average="weighted", zero_division=0)),
+        "macro_f1": float(f1_score(labels, predicted, labels=every_label, average="macro", zero_division=0)),
+        "per_class": {
+            label: {
+                "precision": float(report[label]["precision"]),
+                "recall": float(report[label]["recall"]),
+                "f1": float(report[label]["f1-score"]),
+                "support": int(report[label]["support"]),
+            }
+            for label in every_label
+        },
+        "confusion_matrix": {
+            "labels": every_label,
+            "matrix": confusion_matrix(labels, predicted, labels=every_label).tolist(),
+        },
+        "unknown_labels": sorted(set(labels) - set(known)),
+        "calibration": {
+            "ece": calibration.expected_calibration_error(probs, y) if (y >= 0).all() else None,
+            "reliability": calibration.reliability(probs, y),
+        },
+    }
+    if categorizer.threshold_ is not None:
+        metrics["review"] = {
+            "target_precision": categorizer.target_precision,
+            **calibration.coverage_at(confidence, correct, categorizer.threshold_),
+        }
+    return metrics
+
+
+def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:
+    """Evaluate the model directory (or ``Categorizer``) ``model`` on a labelled file.
+
+    Rows with an empty text or label are not evaluated and are counted under ``skipped``.
+    With ``report_dir``, the report files are written there.
+    """
+    from collections import Counter
+
+    from prodcat.data.reading import read_catalog
+    from prodcat.errors import DataError
+
+    categorizer = model if isinstance(model, Categorizer) else _load(model)
+    catalog = read_catalog(path, **reading)
+    if catalog.labels is None:
+        raise DataError(f"{path}: has no label column to evaluate against; pass --label-col NAME")
+    skipped = Counter("empty text" if not t else "empty label" for t, lab in zip(catalog.texts, catalog.labels) if not (t and lab))
+    rows = [i for i, (t, lab) in enumerate(zip(catalog.texts, catalog.labels)) if t and lab]
+    if not rows:
+        raise DataError(f"{path}: no row has both a text and a label")
+    metrics = evaluate(categorizer, [catalog.texts[i] for i in rows], [catalog.labels[i] for i in rows])
+    metrics["skipped"] = dict(skipped)
+    if report_dir is not None:
+        from prodcat.reporting import write_report
+        from prodcat.training import report_context
+
+        context = report_context(categorizer, str(path), categorizer.metadata.get("training", {}).get("split"), dict(skipped))
+        context["split_note"] = "the model's training split; the evaluated file is separate"
+        write_report(report_dir, metrics, context=context, history=categorizer.history_)
+    return metrics
+
+
+def _load(model) -> Categorizer:
+    from prodcat.errors import ModelError
+
+    if model is None:
+        raise ModelError("no model given; pass --model DIR (a directory made by 'prodcat train')")
+    return Categorizer.load(model)

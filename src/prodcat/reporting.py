@@ -1,0 +1,152 @@
+"""A report directory: ``metrics.json``, ``report.md`` and the plots (confusion matrix, epoch loss and
+accuracy, reliability diagram)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+MAX_MATRIX_LABELS = 30
+
+
+def write_report(report_dir: str | Path, metrics: dict, *, context: dict, history: dict | None = None) -> Path:
+    """Write every report file into ``report_dir``. ``context`` says which model, data and split."""
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    _write_text(report_dir / "metrics.json", json.dumps({**context, "metrics": metrics}, indent=2, ensure_ascii=False))
+    _write_text(report_dir / "report.md", markdown(metrics, context))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    plot_confusion_matrix(metrics["confusion_matrix"], report_dir / "confusion_matrix.png", context.get("title", ""))
+    plot_reliability(metrics["calibration"]["reliability"], report_dir / "calibration.png", metrics["calibration"]["ece"])
+    if history:
+        for name in ("loss", "accuracy"):
+            plot_epochs(history, name, report_dir / f"epoch_{name}.png")
+    return report_dir
+
+
+def _write_text(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(temporary, path)
+
+
+def markdown(metrics: dict, context: dict) -> str:
+    split = context.get("split") or {}
+    lines = [f"# {context.get('title', 'Evaluation report')}", ""]
+    for key in ("model", "family", "data", "evaluated_on"):
+        if context.get(key):
+            lines.append(f"- **{key.replace('_', ' ')}**: {context[key]}")
+    lines += [
+        "",
+        "## Summary",
+        "",
+        "| rows | accuracy | weighted F1 | macro F1 |",
+        "|---:|---:|---:|---:|",
+        f"| {metrics['rows']} | {metrics['accuracy']:.4f} | {metrics['weighted_f1']:.4f} | {metrics['macro_f1']:.4f} |",
+        "",
+        "## Per class",
+        "",
+        "| category | precision | recall | F1 | support |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, row in metrics["per_class"].items():
+        lines.append(f"| {label} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['support']} |")
+    if metrics.get("unknown_labels"):
+        lines += ["", f"Labels the model was not trained on (always wrong): {', '.join(metrics['unknown_labels'])}"]
+    lines += ["", "## Confidence", ""]
+    ece = metrics["calibration"]["ece"]
+    lines.append(f"- Expected calibration error: {ece:.4f}" if ece is not None else "- Expected calibration error: n/a")
+    review = metrics.get("review")
+    if review:
+        precision = "n/a" if review["precision"] is None else f"{review['precision']:.4f}"
+        lines.append(
+            f"- Review threshold {review['threshold']:.4f} (chosen on validation for precision {review['target_precision']}): "
+            f"coverage {review['coverage']:.1%} of rows categorized automatically, at precision {precision}"
+        )
+    if split:
+        lines += ["", "## Split", ""]
+        lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
+        if split.get("strategy") == "random":
+            lines += ["", "**This split leaks**: it is a plain random split, so products seen in training (exact and near duplicates) come back in the test rows and inflate the scores. Use it only to compare with published numbers."]
+        elif split.get("strategy") == "grouped":
+            lines += ["", "Leakage-free: exact duplicates were collapsed and near-duplicates kept on one side before splitting; the test rows were never used to choose anything."]
+    if context.get("skipped"):
+        lines += ["", "## Rows not used", ""] + [f"- {reason}: {count}" for reason, count in context["skipped"].items()]
+    lines += ["", "Plots: `confusion_matrix.png`, `calibration.png`" + (", `epoch_loss.png`, `epoch_accuracy.png`" if context.get("has_history") else ""), ""]
+    return "\n".join(lines)
+
+
+def plot_confusion_matrix(confusion: dict, path: Path, title: str = "") -> None:
+    import matplotlib.pyplot as plt
+
+    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"])
+    note = ""
+    if len(labels) > MAX_MATRIX_LABELS:
+        keep = np.sort(np.argsort(-matrix.sum(axis=1), kind="stable")[:MAX_MATRIX_LABELS])
+        labels, matrix = [labels[i] for i in keep], matrix[np.ix_(keep, keep)]
+        note = f" ({MAX_MATRIX_LABELS} most frequent categories)"
+    size = max(6.0, 0.45 * len(labels) + 3)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    row_sums = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, row_sums, out=np.zeros(matrix.shape, dtype=float), where=row_sums > 0)
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true category")
+    short = [label if len(label) <= 28 else label[:26] + "…" for label in labels]
+    ax.set_xticks(range(len(labels)), short, rotation=40, ha="right")
+    ax.set_yticks(range(len(labels)), short)
+    if len(labels) <= 15:
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(j, i, f"{matrix[i, j]}", ha="center", va="center", fontsize=10,
+                        color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted category")
+    ax.set_ylabel("true category")
+    ax.set_title(f"Confusion matrix{note}" + (f"\n{title}" if title else ""))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_epochs(history: dict, name: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, label in ((name, "training"), (f"val_{name}", "validation")):
+        if key in history:
+            values = history[key]
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(name)
+    ax.set_title(f"Epoch {name}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_reliability(bins: list[dict], path: Path, ece: float | None) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    filled = [b for b in bins if b["count"]]
+    ax.bar([b["low"] for b in filled], [b["accuracy"] for b in filled], width=bins[0]["high"] - bins[0]["low"],
+           align="edge", alpha=0.7, edgecolor="black", label="accuracy in bin")
+    ax.plot([b["confidence"] for b in filled], [b["accuracy"] for b in filled], marker="o", color="C1", label="mean confidence")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Reliability diagram" + (f" (ECE {ece:.3f})" if ece is not None else ""))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,101 @@
+"""One contract, checked for every model family: fit, predict, predict_proba, categorize, save, load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from prodcat.categorizer import Categorizer
+from prodcat.errors import DataError, ModelError, NotFittedError
+
+from conftest import SAMPLE, TINY_LINEAR, TINY_LSTM
+
+FAMILIES = {"linear": TINY_LINEAR, "lstm": TINY_LSTM}
+
+
+@pytest.fixture(params=sorted(FAMILIES))
+def model_dir(request, linear_model_dir, lstm_model_dir):
+    return {"linear": linear_model_dir, "lstm": lstm_model_dir}[request.param]
+
+
+def test_saved_model_is_self_contained_and_loads(model_dir):
+    manifest = json.loads((model_dir / "prodcat.json").read_text())
+    assert manifest["labels"] == sorted(manifest["labels"]) and len(manifest["labels"]) == 4
+    for key in ("params", "training", "metrics", "versions", "created", "seed", "calibration"):
+        assert key in manifest, key
+    assert manifest["training"]["fingerprint"].startswith("sha256:")
+    assert not list(model_dir.rglob("*.pkl")) and not list(model_dir.rglob("*.pickle"))
+    categorizer = Categorizer.load(model_dir)
+    assert categorizer.labels == manifest["labels"]
+
+
+def test_predict_proba_rows_are_probabilities_in_label_order(model_dir):
+    categorizer = Categorizer.load(model_dir)
+    texts = ["Samsung Galaxy smartphone 128GB, black", "Cotton T-shirt for men, slim fit", "A novel by Jane Austen"]
+    probs = categorizer.predict_proba(texts)
+    assert probs.shape == (3, len(categorizer.labels))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    assert categorizer.predict(texts) == [categorizer.labels[i] for i in probs.argmax(axis=1)]
+    assert categorizer.predict(texts[0]) == categorizer.predict([texts[0]])
+
+
+def test_raw_text_is_categorized_better_than_chance(model_dir):
+    import prodcat
+
+    sample = prodcat.read_catalog(SAMPLE)
+    predicted = Categorizer.load(model_dir).predict(sample.texts)
+    accuracy = np.mean([p == t for p, t in zip(predicted, sample.labels)])
+    assert accuracy > 0.6  # tiny models on 1,200 rows; chance is about 0.38
+
+
+def test_categorize_keeps_every_row_and_explains_empty_ones(model_dir):
+    categorizer = Categorizer.load(model_dir)
+    predictions = categorizer.categorize(["wireless mouse", "", "   ", "cotton saree"], top_k=3)
+    assert len(predictions) == 4
+    assert predictions[1].category is None and predictions[1].reason
+    assert predictions[2].category is None
+    assert len(predictions[0].top_k) == 3 and predictions[0].top_k[0][0] == predictions[0].category
+    assert predictions[0].confidence == pytest.approx(predictions[0].top_k[0][1])
+
+
+def test_review_flag_follows_the_stored_threshold(model_dir):
+    categorizer = Categorizer.load(model_dir)
+    assert categorizer.threshold_ is not None
+    categorizer.threshold_ = 1.01
+    assert all(p.needs_review for p in categorizer.categorize(["wireless mouse"]))
+    categorizer.threshold_ = 0.0
+    assert not any(p.needs_review for p in categorizer.categorize(["wireless mouse"]))
+
+
+def test_unfitted_categorizer_says_what_to_do():
+    with pytest.raises(NotFittedError, match="fit"):
+        Categorizer("linear").predict(["x"])
+
+
+def test_one_label_only_is_refused():
+    with pytest.raises(DataError, match="at least 2"):
+        Categorizer("linear").fit(["a b", "c d"], ["x", "x"])
+
+
+def test_unknown_family_is_refused():
+    with pytest.raises(DataError, match="unknown model family"):
+        Categorizer("forest").fit(["a b", "c d"], ["x", "y"])
+
+
+def test_a_directory_that_is_not_a_model_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="not a prodcat model"):
+        Categorizer.load(tmp_path)
+    (tmp_path / "prodcat.json").write_text("{not json")
+    with pytest.raises(ModelError, match="damaged"):
+        Categorizer.load(tmp_path)
+
+
+def test_same_seed_same_data_same_model(small_catalog_file, tmp_path):
+    from prodcat.training import train
+
+    first = train(small_catalog_file, family="linear", params=TINY_LINEAR, log_dir=None, verbose=0)
+    second = train(small_catalog_file, family="linear", params=TINY_LINEAR, log_dir=None, verbose=0)
+    assert first.split.test.tolist() == second.split.test.tolist()
+    assert first.metrics["weighted_f1"] == pytest.approx(second.metrics["weighted_f1"], abs=1e-9)
