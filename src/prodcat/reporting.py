@@ -122,6 +122,9 @@ def plot_epochs(history: dict, name: str, path: Path) -> None:
         if key in history:
             values = history[key]
             ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(name)
     ax.set_title(f"Epoch {name}")
@@ -140,7 +143,7 @@ def plot_reliability(bins: list[dict], path: Path, ece: float | None) -> None:
     filled = [b for b in bins if b["count"]]
     ax.bar([b["low"] for b in filled], [b["accuracy"] for b in filled], width=bins[0]["high"] - bins[0]["low"],
            align="edge", alpha=0.7, edgecolor="black", label="accuracy in bin")
-    ax.plot([b["confidence"] for b in filled], [b["accuracy"] for b in filled], marker="o", color="C1", label="mean confidence")
+    ax.plot([b["confidence"] for b in filled], [b["accuracy"] for b in filled], marker="o", color="C1", label="bin: mean confidence vs accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence")

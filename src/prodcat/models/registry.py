@@ -1,0 +1,22 @@
+"""Model families by name. Heavy families (the LSTM) are imported only when asked for."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from prodcat.errors import ModelError
+
+FAMILIES = {
+    "lstm": "prodcat.models.lstm:LSTMModel",
+    "linear": "prodcat.models.linear:LinearModel",
+    "ensemble": "prodcat.models.ensemble:EnsembleModel",
+}
+DEFAULT_FAMILY = "lstm"
+
+
+def family_class(name: str):
+    """The class of the family called ``name``."""
+    if name not in FAMILIES:
+        raise ModelError(f"unknown model family {name!r}; use one of {', '.join(FAMILIES)}")
+    module, _, attribute = FAMILIES[name].partition(":")
+    return getattr(import_module(module), attribute)

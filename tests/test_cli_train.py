@@ -1,0 +1,69 @@
+"""End to end through the real ``prodcat`` command: train, evaluate, predict, and the report files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import SAMPLE
+
+REPORT_FILES = {"metrics.json", "report.md", "confusion_matrix.png", "calibration.png"}
+EPOCH_PLOTS = {"epoch_loss.png", "epoch_accuracy.png"}
+
+
+def prodcat(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "prodcat", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_train_evaluate_predict_linear(small_catalog_file, tmp_path):
+    out = tmp_path / "model"
+    trained = prodcat("train", small_catalog_file, "--out", out, "--family", "linear", "--param", "char_ngrams=2,4")
+    assert trained.returncode == 0, trained.stderr
+    assert "leakage-free" in trained.stdout and "weighted F1" in trained.stdout
+    assert REPORT_FILES <= {p.name for p in (out / "report").iterdir()}
+    metrics = json.loads((out / "report" / "metrics.json").read_text())["metrics"]
+    assert 0.7 < metrics["weighted_f1"] <= 1.0
+    assert set(metrics["per_class"]) == {"Books", "Clothing & Accessories", "Electronics", "Household"}
+    assert "review" in metrics and 0 < metrics["review"]["coverage"] <= 1
+    report_md = (out / "report" / "report.md").read_text()
+    assert "Leakage-free" in report_md and "| Household |" in report_md
+
+    evaluated = prodcat("evaluate", SAMPLE, "--model", out, "--report", tmp_path / "raw")
+    assert evaluated.returncode == 0, evaluated.stderr
+    raw = json.loads((tmp_path / "raw" / "metrics.json").read_text())["metrics"]
+    assert raw["rows"] == 150 and raw["weighted_f1"] > 0.7
+
+    predicted = prodcat("predict", "--model", out, "--top-k", "2", "Men's cotton polo t-shirt, slim fit, navy blue")
+    assert predicted.returncode == 0, predicted.stderr
+    lines = predicted.stdout.strip().splitlines()
+    assert lines[0].split("\t")[0] == "Clothing & Accessories"
+    assert len(lines) == 3 and float(lines[0].split("\t")[1]) > float(lines[1].split("\t")[1])
+
+
+def test_train_lstm_writes_tensorboard_logs_and_epoch_plots(small_catalog_file, tmp_path):
+    out, logs = tmp_path / "lstm", tmp_path / "logs"
+    trained = prodcat(
+        "train", small_catalog_file, "--out", out, "--log-dir", logs, "--epochs", "2", "--max-tokens", "3000",
+        "--sequence-length", "40", "--embedding-dim", "16", "--lstm-units", "8", "--quiet",
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert (REPORT_FILES | EPOCH_PLOTS) <= {p.name for p in (out / "report").iterdir()}
+    assert list(logs.rglob("events.out.tfevents.*")), "no TensorBoard event files"
+    manifest = json.loads((out / "prodcat.json").read_text())
+    assert manifest["params"]["epochs"] == 2 and manifest["params"]["lstm_units"] == 8
+    assert len(manifest["history"]["loss"]) >= 1 and "val_loss" in manifest["history"]
+
+
+def test_random_split_report_says_it_leaks(small_catalog_file, tmp_path):
+    out = tmp_path / "random"
+    trained = prodcat("train", small_catalog_file, "--out", out, "--family", "linear", "--split", "random")
+    assert trained.returncode == 0, trained.stderr
+    assert "LEAKS" in trained.stdout
+    assert "This split leaks" in (out / "report" / "report.md").read_text()
+
+
+def test_lstm_settings_refused_for_other_families(small_catalog_file, tmp_path):
+    result = prodcat("train", small_catalog_file, "--family", "linear", "--epochs", "3", "--out", tmp_path / "m")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and "--param" in result.stderr
