@@ -6,15 +6,19 @@ into calibrated probabilities, and flags predictions below the review threshold.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.class_weight import compute_class_weight
 
 from prodcat import artifacts, calibration
+from prodcat.data.reading import PATH_SEPARATOR
 from prodcat.data.text import NORMALIZATION_VERSION, normalize_text
+from prodcat.hierarchy import Tree, is_hierarchical
 from prodcat.errors import DataError, ModelError, NotFittedError
 from prodcat.models.base import FitData
 from prodcat.models.registry import DEFAULT_FAMILY, FAMILIES, family_class
@@ -31,6 +35,9 @@ class Prediction:
     needs_review: bool
     top_k: list[tuple[str, float]] = field(default_factory=list)
     reason: str | None = None
+    depth: int | None = None
+    path: list[str] | None = None
+    path_confidence: list[float] | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -87,6 +94,7 @@ class Categorizer:
             texts=[normalize_text(t) for t in texts],
             y=y,
             n_labels=len(self.labels_),
+            label_names=self.labels_,
             class_weight=self._class_weights(y),
             seed=self.seed,
             log_dir=str(log_dir) if log_dir else None,
@@ -99,10 +107,14 @@ class Categorizer:
             known = data.validation_y >= 0
             data.validation_texts = [t for t, k in zip(data.validation_texts, known) if k]
             data.validation_y = data.validation_y[known]
-        self.model_ = family_class(self.family)(**self.params).fit(data)
+        try:
+            self.model_ = family_class(self.family)(**self.params).fit(data)
+        except InvalidParameterError as exc:
+            raise DataError(f"a {self.family} setting is out of range: {exc}") from None
         self.params = self.model_.get_params()
         self.history_ = self.model_.history
-        self.temperature_, self.threshold_, self.calibration_ = 1.0, None, {}
+        self.tree_ = Tree(self.labels_) if is_hierarchical(self.labels_) else None
+        self.temperature_, self.threshold_, self.level_thresholds_, self.calibration_ = 1.0, None, None, {}
         if data.validation_texts:
             self._calibrate(self.model_.logits(data.validation_texts), data.validation_y)
         return self
@@ -114,6 +126,10 @@ class Categorizer:
             raise DataError(f"class_weight must be None or 'balanced'; got {self.class_weight!r}")
         if not 0.0 < self.target_precision <= 1.0:
             raise DataError(f"target_precision must be in (0, 1]; got {self.target_precision}")
+        settings = inspect.signature(family_class(self.family)).parameters
+        unknown = sorted(set(self.params) - set(settings))
+        if unknown:
+            raise DataError(f"{unknown[0]!r} is not a {self.family} setting; the settings are {', '.join(settings)}")
 
     def _encode(self, labels: Sequence[str], unknown_ok: bool = False) -> np.ndarray:
         index = {label: i for i, label in enumerate(self.labels_)}
@@ -143,6 +159,19 @@ class Categorizer:
             "threshold": self.threshold_,
             "validation": calibration.coverage_at(confidence, correct, self.threshold_),
         }
+        if self.tree_ is not None:
+            self._calibrate_levels(probs, y)
+
+    def _calibrate_levels(self, probs: np.ndarray, y: np.ndarray) -> None:
+        """One threshold per tree level, each reaching the target precision at that level."""
+        paths, confidences = self.tree_.decode(probs)
+        truths = [self.labels_[i].split(PATH_SEPARATOR) for i in y]
+        self.level_thresholds_ = []
+        for d in range(self.tree_.depth):
+            correct = np.array([len(p) > d and len(t) > d and p[d] == PATH_SEPARATOR.join(t[: d + 1]) for p, t in zip(paths, truths)])
+            self.level_thresholds_.append(calibration.threshold_for_precision(confidences[:, d], correct, self.target_precision))
+        self.threshold_ = self.level_thresholds_[-1]
+        self.calibration_["level_thresholds"] = self.level_thresholds_
 
     # -- predicting -----------------------------------------------------------------------------
     @property
@@ -166,7 +195,12 @@ class Categorizer:
 
     def predict(self, texts: Iterable[str] | str) -> list[str]:
         """The most probable category of each text."""
-        probs = self.predict_proba(texts)
+        return self.labels_from_proba(self.predict_proba(texts))
+
+    def labels_from_proba(self, probs: np.ndarray) -> list[str]:
+        """The category each row of ``predict_proba`` stands for (top-down through a tree, if any)."""
+        if self.tree_ is not None:
+            return [path[-1] for path in self.tree_.decode(probs)[0]]
         return [self.labels_[i] for i in probs.argmax(axis=1)]
 
     def categorize(self, texts: Iterable[str] | str, top_k: int = 1) -> list[Prediction]:
@@ -182,12 +216,34 @@ class Categorizer:
         probs = self.predict_proba([texts[i] for i in usable])
         k = max(1, min(top_k, len(self.labels_)))
         best = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        if self.tree_ is not None:
+            paths, confidences = self.tree_.decode(probs)
         for row, i in enumerate(usable):
             ranked = [(self.labels_[j], float(probs[row, j])) for j in best[row]]
-            category, confidence = ranked[0]
-            needs_review = self.threshold_ is not None and confidence < self.threshold_
-            predictions[i] = Prediction(category, confidence, bool(needs_review), ranked)
+            if self.tree_ is None:
+                category, confidence = ranked[0]
+                needs_review = self.threshold_ is not None and confidence < self.threshold_
+                predictions[i] = Prediction(category, confidence, bool(needs_review), ranked)
+            else:
+                predictions[i] = self._back_off(paths[row], confidences[row], ranked)
         return predictions
+
+    def _back_off(self, path: list[str], confidences: np.ndarray, ranked: list) -> Prediction:
+        """Stop at the deepest level whose confidence reaches that level's threshold."""
+        thresholds = self.level_thresholds_ or [0.0] * len(path)
+        depth = 0
+        while depth < len(path) and confidences[depth] >= thresholds[depth]:
+            depth += 1
+        shown = max(depth, 1)
+        return Prediction(
+            category=path[shown - 1],
+            confidence=float(confidences[shown - 1]),
+            needs_review=depth < len(path),
+            top_k=ranked,
+            depth=depth,
+            path=path,
+            path_confidence=[float(c) for c in confidences[: len(path)]],
+        )
 
     # -- saving ---------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -202,6 +258,7 @@ class Categorizer:
             "normalization": NORMALIZATION_VERSION,
             "temperature": self.temperature_,
             "threshold": self.threshold_,
+            "level_thresholds": self.level_thresholds_,
             "target_precision": self.target_precision,
             "calibration": self.calibration_,
             "history": self.history_,
@@ -232,10 +289,12 @@ class Categorizer:
         categorizer.labels_ = list(manifest["labels"])
         categorizer.temperature_ = float(manifest.get("temperature") or 1.0)
         categorizer.threshold_ = manifest.get("threshold")
+        categorizer.level_thresholds_ = manifest.get("level_thresholds")
+        categorizer.tree_ = Tree(categorizer.labels_) if is_hierarchical(categorizer.labels_) else None
         categorizer.calibration_ = manifest.get("calibration") or {}
         categorizer.history_ = manifest.get("history")
         known = {"format", "format_version", "family", "labels", "params", "class_weight", "seed", "normalization",
-                 "temperature", "threshold", "target_precision", "calibration", "history", "versions", "created"}
+                 "temperature", "threshold", "level_thresholds", "target_precision", "calibration", "history", "versions", "created"}
         categorizer.metadata = {k: v for k, v in manifest.items() if k not in known}
         categorizer.path_ = path
         return categorizer
@@ -247,6 +306,8 @@ class Categorizer:
             "family": self.family,
             "labels": self.labels_,
             "threshold": self.threshold_,
+            "level_thresholds": self.level_thresholds_,
+            "hierarchy": self.tree_.describe() if self.tree_ is not None else None,
             "target_precision": self.target_precision,
             "calibration": self.calibration_,
             "params": self.params,

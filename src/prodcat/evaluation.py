@@ -19,12 +19,12 @@ def evaluate(categorizer: Categorizer, texts: Sequence[str], labels: Sequence[st
     """
     probs = categorizer.predict_proba(texts)
     known = categorizer.labels
-    predicted = [known[i] for i in probs.argmax(axis=1)]
+    predicted = categorizer.labels_from_proba(probs)
     every_label = sorted(set(known) | set(labels))
     report = classification_report(labels, predicted, labels=every_label, output_dict=True, zero_division=0)
     index = {label: i for i, label in enumerate(known)}
     y = np.array([index.get(label, -1) for label in labels])
-    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == y
+    confidence, correct = probs.max(axis=1), np.asarray(predicted) == np.asarray(labels)
     metrics = {
         "rows": len(labels),
         "accuracy": float(accuracy_score(labels, predicted)),
@@ -54,7 +54,51 @@ def evaluate(categorizer: Categorizer, texts: Sequence[str], labels: Sequence[st
             "target_precision": categorizer.target_precision,
             **calibration.coverage_at(confidence, correct, categorizer.threshold_),
         }
+    if categorizer.tree_ is not None:
+        metrics["hierarchy"] = hierarchical_metrics(categorizer, probs, labels)
     return metrics
+
+
+def hierarchical_metrics(categorizer: Categorizer, probs: np.ndarray, labels: Sequence[str]) -> dict:
+    """Per level: accuracy, weighted and macro F1 of the full decoded path, and the coverage and
+    precision of the back-off at that level's threshold; plus hierarchical F1 over ancestors."""
+    tree = categorizer.tree_
+    paths, confidences = tree.decode(probs)
+    truths = [_prefixes(label) for label in labels]
+    levels = []
+    for d in range(tree.depth):
+        rows = [i for i, t in enumerate(truths) if len(t) > d]
+        true = [truths[i][d] for i in rows]
+        pred = [paths[i][d] if len(paths[i]) > d else "" for i in rows]
+        level = {
+            "level": d + 1,
+            "rows": len(rows),
+            "accuracy": float(accuracy_score(true, pred)),
+            "weighted_f1": float(f1_score(true, pred, average="weighted", zero_division=0)),
+            "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
+        }
+        if categorizer.level_thresholds_:
+            correct = np.array([p == t for p, t in zip(pred, true)])
+            level["review"] = calibration.coverage_at(confidences[rows, d], correct, categorizer.level_thresholds_[d])
+        levels.append(level)
+    overlap = sum(len(set(p) & set(t)) for p, t in zip(paths, truths))
+    h_precision = overlap / max(1, sum(len(p) for p in paths))
+    h_recall = overlap / max(1, sum(len(t) for t in truths))
+    return {
+        "levels": levels,
+        "mean_level_weighted_f1": float(np.mean([lv["weighted_f1"] for lv in levels])),
+        "hierarchical_precision": h_precision,
+        "hierarchical_recall": h_recall,
+        "hierarchical_f1": 2 * h_precision * h_recall / max(1e-12, h_precision + h_recall),
+        "tree": tree.describe(),
+    }
+
+
+def _prefixes(label: str) -> list[str]:
+    from prodcat.data.reading import PATH_SEPARATOR
+
+    parts = label.split(PATH_SEPARATOR)
+    return [PATH_SEPARATOR.join(parts[: d + 1]) for d in range(len(parts))]
 
 
 def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:

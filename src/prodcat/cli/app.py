@@ -24,16 +24,20 @@ app.add_typer(data.app, name="data")
 USER_ERROR = 2
 
 
-@app.callback()
-def _options(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks of errors."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from prodcat import __version__
 
         typer.echo(f"prodcat {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks of errors."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
+) -> None:
+    """Global options."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,27 +47,28 @@ def main(argv: list[str] | None = None) -> None:
     from prodcat.errors import ProdcatError
 
     try:
-        app(args=argv, prog_name="prodcat", standalone_mode=False)
+        code = app(args=argv, prog_name="prodcat", standalone_mode=False)
     except ProdcatError as exc:
         if debug:
             raise
         typer.echo(f"error: {exc}", err=True)
         sys.exit(USER_ERROR)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad value
+        if debug:
+            raise
+        if hasattr(exc, "show"):
             exc.show()
-            sys.exit(USER_ERROR)
-        if isinstance(exc, click.exceptions.Abort):
-            typer.echo("aborted", err=True)
-            sys.exit(130)
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(USER_ERROR)
+    except Exception as exc:
         if debug:
             raise
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -8,6 +8,7 @@ columns (top level first) become one category path.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,10 @@ def iter_catalog_chunks(
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a catalog file")
     fmt = detect_format(path, fmt)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"unknown encoding {encoding!r}; pass --encoding with e.g. utf-8, latin-1 or cp1252") from None
     text_cols, label_cols = _as_list(text_cols), _as_list(label_cols)
     if fmt in ("csv", "tsv") and header is None:
         header = _detect_header(path, fmt, encoding, [*text_cols, *label_cols])
@@ -161,8 +166,7 @@ def _as_list(cols: Sequence[str | int] | str | int | None) -> list[str | int]:
 
 def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int]) -> bool:
     """A header row is short distinct names, none of which repeats in its column below."""
-    if any(isinstance(c, str) for c in wanted):
-        return True
+    names = {c.lower() for c in wanted if isinstance(c, str)}
     try:
         with open(path, encoding=encoding, newline="") as handle:
             rows = list(_take(csv.reader(handle, delimiter="\t" if fmt == "tsv" else ","), 1000))
@@ -171,6 +175,8 @@ def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int])
     if not rows:
         return False
     first = rows[0]
+    if names and names & {cell.strip().lower() for cell in first}:
+        return True
     if any(len(cell) == 0 or len(cell) > 40 for cell in first) or len(set(first)) < len(first):
         return False
     repeated = any(row[i] == name for row in rows[1:] for i, name in enumerate(first) if i < len(row))
@@ -256,6 +262,8 @@ def _resolve_columns(
     headerless: bool,
 ) -> tuple[list, list]:
     columns = list(frame.columns)
+    for wanted, option in [*((c, "--text-col") for c in text_cols), *((c, "--label-col") for c in label_cols)]:
+        _column(path, columns, wanted, option)  # name a wrong explicit column before guessing the others
     if headerless and not text_cols and not label_cols and len(columns) >= 2:
         text_cols, label_cols = [_HEADERLESS_TEXT], [_HEADERLESS_LABEL]
     if not text_cols:
@@ -289,8 +297,13 @@ def _column(path: Path, columns: list, wanted: str | int, option: str):
 
 
 def _show(columns: list) -> str:
-    names = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in columns[:12])
+    names = ", ".join(repr(_clip(c)) if isinstance(c, str) else str(c) for c in columns[:12])
     return names + (", ..." if len(columns) > 12 else "")
+
+
+def _clip(name: str, limit: int = 30) -> str:
+    name = " ".join(name.split())
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _to_catalog(

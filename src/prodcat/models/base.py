@@ -16,6 +16,7 @@ class FitData:
     texts: list[str]
     y: np.ndarray
     n_labels: int
+    label_names: list[str] = field(default_factory=list)
     validation_texts: list[str] | None = None
     validation_y: np.ndarray | None = None
     class_weight: dict[int, float] | None = None

@@ -10,6 +10,7 @@ FAMILIES = {
     "lstm": "prodcat.models.lstm:LSTMModel",
     "linear": "prodcat.models.linear:LinearModel",
     "ensemble": "prodcat.models.ensemble:EnsembleModel",
+    "hierarchical": "prodcat.models.hierarchical:HierarchicalModel",
 }
 DEFAULT_FAMILY = "lstm"
 

@@ -1,0 +1,175 @@
+"""Fetch the reference dataset once, verify it, and keep it in a cache directory.
+
+A download goes to a temporary file beside its final place and is renamed there only after its
+content hash, row count and label counts all match the registry; anything else is deleted and
+reported. A verified copy in the cache is reused without touching the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prodcat.errors import DataError, DownloadError
+
+CACHE_ENV = "PRODCAT_CACHE"
+TIMEOUT_S = 30.0
+_BLOCK = 1 << 16
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset lives and what a correct copy of it holds (headerless ``category,text`` CSV)."""
+
+    url: str
+    filename: str
+    rows: int
+    labels: dict[str, int] = field(default_factory=dict)
+    git_blob_sha1: str = ""
+
+
+DATASETS = {
+    "ecommerce": DatasetSpec(
+        url="https://zenodo.org/record/3355823/files/ecommerceDataset.csv?download=1",
+        filename="ecommerceDataset.csv",
+        rows=50425,
+        labels={"Household": 19313, "Books": 11820, "Electronics": 10621, "Clothing & Accessories": 8671},
+        git_blob_sha1="c66b3e4716ab40ef4caf0831a87165496bfbe784",
+    )
+}
+
+
+def cache_dir() -> Path:
+    """The cache directory: ``$PRODCAT_CACHE``, else ``~/.cache/prodcat``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "prodcat").expanduser()
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registry entry of ``name``; a ``DataError`` naming the known datasets otherwise."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; the known datasets are {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def cached_path(name: str) -> Path:
+    """The verified cached copy of dataset ``name``; a ``DataError`` saying how to get it if there is none."""
+    spec = dataset_spec(name)
+    path = cache_dir() / spec.filename
+    if not path.is_file():
+        raise DataError(
+            f"the {name} dataset is not downloaded ({path} does not exist); "
+            f"run 'prodcat data download {name}' or pass a catalog FILE"
+        )
+    return path
+
+
+def download(name: str, *, spec: DatasetSpec | None = None, force: bool = False, progress: bool = True, timeout: float = TIMEOUT_S) -> Path:
+    """Download dataset ``name`` (described by ``spec``, default: the registry) into the cache and verify it.
+
+    Returns the path of the verified file. An existing cached copy is reused unless ``force``.
+    Raises ``DownloadError`` when the server cannot be reached or the file fails verification; a
+    failed download leaves nothing behind.
+    """
+    spec = spec or dataset_spec(name)
+    target = cache_dir() / spec.filename
+    if target.is_file() and not force:
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.filename}.", suffix=".part")
+    except OSError as exc:
+        raise DownloadError(f"{target.parent}: cannot write the download there ({exc.strerror or exc}); set {CACHE_ENV} to a writable folder") from None
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            _fetch(spec, out, progress=progress, timeout=timeout)
+        verify(temp, spec)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
+
+
+def _fetch(spec: DatasetSpec, out, *, progress: bool, timeout: float) -> None:
+    """Stream ``spec.url`` into the open binary file ``out``; network failures become ``DownloadError``."""
+    from prodcat import __version__
+
+    request = urllib.request.Request(spec.url, headers={"User-Agent": f"prodcat/{__version__}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            expected = int(response.headers.get("Content-Length") or 0) or None
+            received = _copy(response, out, expected, progress, spec.filename)
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"cannot download {spec.url}: the server answered HTTP {exc.code} {exc.reason}; {_local_hint(spec)}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", None) or exc or type(exc).__name__
+        raise DownloadError(f"cannot reach {spec.url} ({_one_line(reason)}); {_local_hint(spec)}") from None
+    except http.client.HTTPException as exc:
+        raise DownloadError(f"download of {spec.url} broke off ({type(exc).__name__}); try again or {_local_hint(spec)}") from None
+    if expected is not None and received != expected:
+        raise DownloadError(f"download of {spec.url} is incomplete: got {received} of {expected} bytes; try again")
+
+
+def _copy(response, out, expected: int | None, progress: bool, label: str) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    received = 0
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=not progress) as bar:
+        task = bar.add_task(label, total=expected)
+        while block := response.read(_BLOCK):
+            out.write(block)
+            received += len(block)
+            bar.update(task, advance=len(block))
+    return received
+
+
+def verify(path: Path, spec: DatasetSpec) -> None:
+    """Check ``path`` against ``spec``: git blob id, rows and rows per label. ``DownloadError`` lists what differs."""
+    from prodcat.data.reading import read_catalog
+
+    problems = []
+    digest = git_blob_sha1(path)
+    if spec.git_blob_sha1 and digest != spec.git_blob_sha1:
+        problems.append(f"content hash {digest} is not the expected {spec.git_blob_sha1}")
+    try:
+        catalog = read_catalog(path, fmt="csv", header=False, text_cols=[1], label_cols=[0])
+    except DataError as exc:
+        problems.append(f"cannot be read as a headerless category,text CSV ({exc})")
+    else:
+        if len(catalog) != spec.rows:
+            problems.append(f"{len(catalog)} rows instead of {spec.rows}")
+        counts = Counter(catalog.labels)
+        wrong = {label: counts.get(label, 0) for label in spec.labels if counts.get(label, 0) != spec.labels[label]}
+        extra = sorted(set(counts) - set(spec.labels))
+        if spec.labels and (wrong or extra):
+            shown = ", ".join(f"{label!r} {n} instead of {spec.labels[label]}" for label, n in wrong.items())
+            shown += (", " if shown and extra else "") + (f"unexpected labels {extra[:3]}" if extra else "")
+            problems.append(f"label counts differ ({shown})")
+    if problems:
+        raise DownloadError(f"{spec.url}: the downloaded file failed verification and was deleted: {'; '.join(problems)}")
+
+
+def git_blob_sha1(path: Path) -> str:
+    """The git blob id of a file (what ``git hash-object`` prints): sha1 of ``blob <size>\\0`` + content."""
+    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _local_hint(spec: DatasetSpec) -> str:
+    return f"pass a local file instead: prodcat train path/to/{spec.filename}"
+
+
+def _one_line(reason) -> str:
+    return " ".join(str(reason).split()) or type(reason).__name__

@@ -1,0 +1,96 @@
+"""A model per level of a category tree, combined over the paths that exist in the tree.
+
+Level ``d``'s model learns the level-``d`` ancestors of the training labels (an upper level has
+more rows per class than the leaves below it). The score of a full path is the sum of its levels'
+calibrated log-probabilities, so a rare leaf borrows strength from its parent: this is the
+"model per level with parent masking" way of using the tree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.special import log_softmax
+from sklearn.utils.class_weight import compute_class_weight
+
+from prodcat.calibration import fit_temperature
+from prodcat.models.base import FitData, ModelFamily
+
+_TREE = "tree.npz"
+
+
+class HierarchicalModel(ModelFamily):
+    """``base`` is the family of each level's model, ``base_params`` its settings."""
+
+    name = "hierarchical"
+
+    def __init__(self, *, base: str = "linear", base_params: dict | None = None, temperatures: list[float] | None = None):
+        self.params = {"base": base, "base_params": dict(base_params or {}), "temperatures": temperatures}
+
+    def _base(self):
+        from prodcat.models.registry import family_class
+
+        if self.params["base"] in (self.name, "ensemble"):
+            raise ValueError(f"base family of a hierarchical model must be a single family, not {self.params['base']!r}")
+        return family_class(self.params["base"])
+
+    def fit(self, data: FitData) -> "HierarchicalModel":
+        from prodcat.hierarchy import Tree
+
+        tree = Tree(data.label_names)
+        self.membership_ = tree.membership
+        self.levels_, temperatures = [], []
+        for members in self.membership_:
+            level = self._level_data(data, members)
+            model = self._base()(**self.params["base_params"]).fit(level)
+            self.levels_.append(model)
+            has_val = level.validation_texts is not None and len(level.validation_texts) > 0
+            temperatures.append(fit_temperature(model.logits(level.validation_texts), level.validation_y) if has_val else 1.0)
+        self.params["temperatures"] = temperatures
+        self.history = next((m.history for m in self.levels_ if m.history), None)
+        return self
+
+    @staticmethod
+    def _level_data(data: FitData, members: np.ndarray) -> FitData:
+        y = members[data.y]
+        rows = np.flatnonzero(y >= 0)
+        n_labels = int(members.max()) + 1
+        weights = None
+        if data.class_weight is not None:
+            present = np.unique(y[rows])
+            values = compute_class_weight("balanced", classes=present, y=y[rows])
+            weights = {int(c): float(w) for c, w in zip(present, values)}
+        level = FitData(
+            texts=[data.texts[i] for i in rows], y=y[rows], n_labels=n_labels, class_weight=weights,
+            seed=data.seed, log_dir=None, verbose=data.verbose, extra=data.extra,
+        )
+        if data.validation_texts is not None:
+            val_y = members[data.validation_y]
+            keep = np.flatnonzero(val_y >= 0)
+            level.validation_texts = [data.validation_texts[i] for i in keep]
+            level.validation_y = val_y[keep]
+        return level
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        total = np.zeros((len(texts), len(self.membership_[0])))
+        for model, members, temperature in zip(self.levels_, self.membership_, self.params["temperatures"]):
+            level = log_softmax(model.logits(texts) / temperature, axis=1)
+            valid = members >= 0
+            total[:, valid] += level[:, members[valid]]
+        return total
+
+    def save(self, directory: Path) -> None:
+        np.savez(directory / _TREE, **{f"level_{d}": m for d, m in enumerate(self.membership_)})
+        for d, model in enumerate(self.levels_):
+            (directory / f"level_{d}").mkdir()
+            model.save(directory / f"level_{d}")
+
+    @classmethod
+    def load(cls, directory: Path, params: dict) -> "HierarchicalModel":
+        model = cls(**params)
+        with np.load(directory / _TREE, allow_pickle=False) as arrays:
+            model.membership_ = [arrays[f"level_{d}"] for d in range(len(arrays.files))]
+        base = model._base()
+        model.levels_ = [base.load(directory / f"level_{d}", model.params["base_params"]) for d in range(len(model.membership_))]
+        return model
