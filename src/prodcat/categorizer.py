@@ -188,9 +188,11 @@ class Categorizer:
         """Calibrated probabilities, one row per text, columns in the order of ``labels``."""
         self._check_fitted()
         texts = [texts] if isinstance(texts, str) else list(texts)
-        if not texts:
+        return self._proba_of_normalized([normalize_text(t) if isinstance(t, str) else "" for t in texts])
+
+    def _proba_of_normalized(self, normalized: list[str]) -> np.ndarray:
+        if not normalized:
             return np.zeros((0, len(self.labels_)))
-        normalized = [normalize_text(t) if isinstance(t, str) else "" for t in texts]
         return calibration.probabilities(self.model_.logits(normalized), self.temperature_)
 
     def predict(self, texts: Iterable[str] | str) -> list[str]:
@@ -208,12 +210,14 @@ class Categorizer:
 
         A text that is empty (or not a string) gets no category and a ``reason``; nothing is dropped.
         """
+        self._check_fitted()
         texts = [texts] if isinstance(texts, str) else list(texts)
-        usable = [i for i, t in enumerate(texts) if isinstance(t, str) and normalize_text(t)]
+        normalized = [normalize_text(t) if isinstance(t, str) else "" for t in texts]
+        usable = [i for i, t in enumerate(normalized) if t]
         predictions = [Prediction(None, None, True, [], EMPTY_TEXT_REASON) for _ in texts]
         if not usable:
             return predictions
-        probs = self.predict_proba([texts[i] for i in usable])
+        probs = self._proba_of_normalized([normalized[i] for i in usable])
         k = max(1, min(top_k, len(self.labels_)))
         best = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         if self.tree_ is not None:
@@ -297,6 +301,7 @@ class Categorizer:
                  "temperature", "threshold", "level_thresholds", "target_precision", "calibration", "history", "versions", "created"}
         categorizer.metadata = {k: v for k, v in manifest.items() if k not in known}
         categorizer.path_ = path
+        categorizer.created_ = manifest.get("created")
         return categorizer
 
     def describe(self) -> dict:
@@ -312,6 +317,7 @@ class Categorizer:
             "calibration": self.calibration_,
             "params": self.params,
             "path": str(getattr(self, "path_", "")) or None,
+            "created": getattr(self, "created_", None),
             **self.metadata,
         }
 

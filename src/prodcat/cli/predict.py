@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from prodcat.cli.options import ModelDir
+from prodcat.cli.options import Encoding, Format, Header, ModelDir, TextCol
+
+DEFAULT_CHUNK_ROWS = 20_000  # the same as prodcat.batch.DEFAULT_CHUNK_ROWS, which loads pandas
 
 
 def predict_command(
@@ -15,17 +18,41 @@ def predict_command(
     model: ModelDir = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=0, help="Also show the next K categories.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of text.")] = False,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Catalog file to categorize row by row (CSV, TSV, JSON Lines, Parquet).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write: the input's columns plus the predictions.", show_default=False)] = None,
+    text_col: TextCol = None,
+    fmt: Format = None,
+    header: Header = None,
+    encoding: Encoding = "utf-8",
+    output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv, tsv, jsonl or parquet (default: from the extension).")] = None,
+    keep: Annotated[Optional[str], typer.Option("--keep", help="Input columns to copy to the output, comma-separated (default: all).")] = None,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows read and categorized at a time.")] = DEFAULT_CHUNK_ROWS,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Print the category of each TEXT with its probability."""
+    """Print the category of each TEXT with its probability, or categorize every row of --input into --output."""
+    from prodcat.errors import DataError
+
+    if model is None:
+        raise DataError("no model given; pass --model DIR (a directory made by 'prodcat train')")
+    if input is not None or output is not None:
+        if texts:
+            raise DataError("give texts or --input FILE, not both")
+        if input is None or output is None:
+            raise DataError("file mode needs both --input FILE and --output FILE")
+        if as_json:
+            raise DataError("--json is for texts on the command line; with --input the format comes from --output (or --output-format)")
+        _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet)
+        return
+    if not texts:
+        raise DataError("no text given; write: prodcat predict --model DIR \"product title and description\" (or --input FILE --output FILE)")
+    _predict_texts(model, texts, top_k, as_json)
+
+
+def _predict_texts(model: Path, texts: list[str], top_k: int, as_json: bool) -> None:
     import json
 
     from prodcat.categorizer import Categorizer
-    from prodcat.errors import DataError
 
-    if not texts:
-        raise DataError("no text given; write: prodcat predict --model DIR \"product title and description\"")
-    if model is None:
-        raise DataError("no model given; pass --model DIR (a directory made by 'prodcat train')")
     categorizer = Categorizer.load(model)
     for text, prediction in zip(texts, categorizer.categorize(texts, top_k=top_k + 1)):
         if as_json:
@@ -38,3 +65,44 @@ def predict_command(
         typer.echo(f"{prediction.category}\t{prediction.confidence:.4f}{review}")
         for category, confidence in prediction.top_k[1:]:
             typer.echo(f"  {category}\t{confidence:.4f}")
+
+
+def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet) -> None:
+    from prodcat.batch import predict_file
+    from prodcat.categorizer import Categorizer
+
+    categorizer = Categorizer.load(model)
+    try:
+        with _progress_bar(quiet) as advance:
+            summary = predict_file(
+                categorizer, input, output, text_cols=text_col, fmt=fmt, header=header, encoding=encoding,
+                output_fmt=output_format, keep=keep, top_k=top_k + 1, chunk_rows=chunk_rows, progress=advance,
+            )
+    except KeyboardInterrupt:  # exit here: Typer turns KeyboardInterrupt into a return value that main() ignores
+        typer.echo(f"interrupted: {output} was not written", err=True)
+        sys.exit(130)
+    rate = summary["rows"] / summary["seconds"] if summary["seconds"] else 0.0
+    no_text = f", {summary['rows_with_reason']:,} without usable text (see 'reason')" if summary["rows_with_reason"] else ""
+    typer.echo(f"wrote {summary['rows']:,} rows to {summary['output']}{no_text} in {summary['seconds']:.1f} s ({rate:,.0f} rows/s)")
+
+
+def _progress_bar(quiet: bool):
+    """A rich progress display on stderr; yields the function that advances it by n rows."""
+    from contextlib import contextmanager
+
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class RowsPerSecond(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed or 0:,.0f} rows/s")
+
+    @contextmanager
+    def bar():
+        columns = (SpinnerColumn(), TextColumn("{task.completed:,.0f} rows"), RowsPerSecond(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), disable=quiet) as progress:
+            task = progress.add_task("predict", total=None)
+            yield lambda rows: progress.advance(task, rows)
+
+    return bar()

@@ -139,7 +139,7 @@ def iter_catalog_chunks(
         codecs.lookup(encoding)
     except LookupError:
         raise DataError(f"unknown encoding {encoding!r}; pass --encoding with e.g. utf-8, latin-1 or cp1252") from None
-    text_cols, label_cols = _as_list(text_cols), _as_list(label_cols)
+    text_cols, label_cols = column_list(text_cols), column_list(label_cols)
     if fmt in ("csv", "tsv") and header is None:
         header = _detect_header(path, fmt, encoding, [*text_cols, *label_cols])
     row_offset = 0
@@ -154,7 +154,7 @@ def iter_catalog_chunks(
         raise DataError(f"{path}: the file is empty; give a catalog with at least one product per row")
 
 
-def _as_list(cols: Sequence[str | int] | str | int | None) -> list[str | int]:
+def column_list(cols: Sequence[str | int] | str | int | None) -> list[str | int]:
     if cols is None:
         return []
     if isinstance(cols, int):
@@ -204,7 +204,7 @@ def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk
                 chunksize=chunk_rows,
                 engine="c",
                 on_bad_lines="error",
-                quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE,
+                quoting=csv.QUOTE_MINIMAL,
             )
             with reader:
                 yield from reader
@@ -263,7 +263,7 @@ def _resolve_columns(
 ) -> tuple[list, list]:
     columns = list(frame.columns)
     for wanted, option in [*((c, "--text-col") for c in text_cols), *((c, "--label-col") for c in label_cols)]:
-        _column(path, columns, wanted, option)  # name a wrong explicit column before guessing the others
+        find_column(path, columns, wanted, option)  # name a wrong explicit column before guessing the others
     if headerless and not text_cols and not label_cols and len(columns) >= 2:
         text_cols, label_cols = [_HEADERLESS_TEXT], [_HEADERLESS_LABEL]
     if not text_cols:
@@ -278,12 +278,13 @@ def _resolve_columns(
         if not found:
             raise DataError(f"{path}: no label column found among {_show(columns)}; pass --label-col NAME (or position)")
         label_cols = found
-    return [_column(path, columns, c, "--text-col") for c in text_cols], [
-        _column(path, columns, c, "--label-col") for c in label_cols
+    return [find_column(path, columns, c, "--text-col") for c in text_cols], [
+        find_column(path, columns, c, "--label-col") for c in label_cols
     ]
 
 
-def _column(path: Path, columns: list, wanted: str | int, option: str):
+def find_column(path: Path, columns: list, wanted: str | int, option: str):
+    """The column of ``columns`` that ``wanted`` (a name, any case, or a 0-based position) names."""
     if wanted in columns:
         return wanted
     if isinstance(wanted, int):
@@ -309,13 +310,13 @@ def _clip(name: str, limit: int = 30) -> str:
 def _to_catalog(
     path: Path, frame: pd.DataFrame, text_names: list, label_names: list, row_offset: int, path_sep: str | None
 ) -> Catalog:
-    parts = [frame[name].map(_cell) for name in text_names]
+    parts = [frame[name].map(_cell) if name in frame.columns else pd.Series([""] * len(frame), index=frame.index) for name in text_names]
     texts = parts[0]
     for part in parts[1:]:
         texts = texts.str.cat(part, sep=" \n ").str.strip()
     labels = None
     if label_names:
-        levels = [frame[name].map(_cell).str.strip() for name in label_names]
+        levels = [frame[name].map(_cell).str.strip() if name in frame.columns else pd.Series([""] * len(frame), index=frame.index) for name in label_names]
         if path_sep and len(levels) == 1:
             labels = levels[0].map(lambda s: PATH_SEPARATOR.join(p.strip() for p in s.split(path_sep) if p.strip()))
         else:
@@ -340,3 +341,9 @@ def _cell(value) -> str:
     if isinstance(value, float) and value != value:
         return ""
     return str(value).strip()
+
+
+def texts_from_frame(frame: pd.DataFrame, text_cols: Sequence[str | int] | str | None = None, *, source: str = "<DataFrame>") -> list[str]:
+    """The joined texts of ``frame``'s text columns, chosen as in ``read_catalog``."""
+    text_names, _ = _resolve_columns(Path(source), frame, column_list(text_cols), [], False, headerless=False)
+    return _to_catalog(Path(source), frame, text_names, [], 0, None).texts

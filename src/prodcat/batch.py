@@ -1,0 +1,249 @@
+"""Streaming prediction: a catalog file (or a DataFrame, or any iterable of texts) in, one
+prediction per row out, in input order, with bounded memory.
+
+``top_k`` follows ``Categorizer.categorize``: the number of best categories per row (1: only the
+best). Rows without usable text get no category and a ``reason``; no row is ever dropped. Output
+files are written to a temporary sibling and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from prodcat.categorizer import Categorizer, Prediction
+from prodcat.data import reading
+from prodcat.data.reading import FORMATS, detect_format, iter_catalog_chunks
+from prodcat.errors import DataError
+
+DEFAULT_CHUNK_ROWS = 20_000
+DEFAULT_BATCH_SIZE = 1024
+
+
+def predict_texts(
+    categorizer: Categorizer, texts: Iterable[str], *, top_k: int = 1, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[Prediction]:
+    """One ``Prediction`` per text, in order; reads ``texts`` lazily, ``batch_size`` at a time."""
+    if batch_size < 1:
+        raise DataError(f"batch_size must be at least 1; got {batch_size}")
+    texts = iter(texts)
+    while batch := list(itertools.islice(texts, batch_size)):
+        yield from categorizer.categorize(batch, top_k=top_k)
+
+
+def prediction_columns(top_k: int = 1, *, needs_review: bool = True) -> list[str]:
+    """The columns prediction adds to each row, in order."""
+    columns = ["category", "confidence"] + (["needs_review"] if needs_review else [])
+    for rank in range(2, top_k + 1):
+        columns += [f"category_{rank}", f"confidence_{rank}"]
+    return columns + ["reason"]
+
+
+def predict_frame(
+    categorizer: Categorizer, frame: pd.DataFrame, text_cols: Sequence[str | int] | str | None = None, *, top_k: int = 1
+) -> pd.DataFrame:
+    """``frame``'s columns (names as strings) followed by the prediction columns, one row per row.
+
+    ``text_cols`` picks the text columns as in ``read_catalog`` (names or positions, joined in
+    order; by default ``text``/``title`` (+ ``description``) and the like).
+    """
+    texts = reading.texts_from_frame(frame, text_cols)
+    return _with_predictions(categorizer, frame, texts, top_k)
+
+
+def _with_predictions(categorizer: Categorizer, frame: pd.DataFrame, texts: list[str], top_k: int) -> pd.DataFrame:
+    """The rows of ``frame`` with the predictions of ``texts`` (one per row) appended as columns."""
+    kept = frame.reset_index(drop=True)
+    kept.columns = [str(c) for c in kept.columns]
+    needs_review = categorizer.threshold_ is not None
+    columns = prediction_columns(top_k, needs_review=needs_review)
+    clashes = [c for c in kept.columns if c in columns]
+    if clashes:
+        others = ",".join(c for c in kept.columns if c not in columns) or "''"
+        raise DataError(
+            f"input column {clashes[0]!r} has the name of a prediction column; copy only other columns, e.g. --keep {others}"
+        )
+    predictions = categorizer.categorize(texts, top_k=top_k)
+    added = pd.DataFrame(
+        {
+            "category": [p.category for p in predictions],
+            "confidence": pd.array([p.confidence for p in predictions], dtype="float64"),
+            **({"needs_review": [p.needs_review for p in predictions]} if needs_review else {}),
+            **_runner_up_columns(predictions, top_k),
+            "reason": [p.reason for p in predictions],
+        },
+        columns=columns,
+    )
+    return pd.concat([kept, added], axis=1)
+
+
+def _runner_up_columns(predictions: list[Prediction], top_k: int) -> dict[str, list]:
+    columns = {}
+    for rank in range(2, top_k + 1):
+        ranked = [p.top_k[rank - 1] if len(p.top_k) >= rank else (None, None) for p in predictions]
+        columns[f"category_{rank}"] = [category for category, _ in ranked]
+        columns[f"confidence_{rank}"] = pd.array([confidence for _, confidence in ranked], dtype="float64")
+    return columns
+
+
+def predict_file(
+    categorizer: Categorizer,
+    input: str | Path,
+    output: str | Path,
+    *,
+    text_cols: Sequence[str | int] | str | None = None,
+    fmt: str | None = None,
+    header: bool | None = None,
+    encoding: str = "utf-8",
+    output_fmt: str | None = None,
+    keep: Sequence[str] | str | None = None,
+    top_k: int = 1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Categorize every row of the catalog ``input`` into ``output``, streaming ``chunk_rows`` at a time.
+
+    ``output`` keeps ``input``'s columns (only those named in ``keep``, if given) and adds the
+    prediction columns. It appears only when complete. ``progress(n)`` is called after each chunk
+    with the rows just written. Returns a summary: rows, rows with a reason, seconds.
+    """
+    input, output = Path(input), Path(output)
+    output_fmt = _output_format(output, output_fmt)
+    if chunk_rows < 1:
+        raise DataError(f"--chunk-rows must be at least 1; got {chunk_rows}")
+    if output.exists() and input.exists() and output.resolve() == input.resolve():
+        raise DataError(f"{output}: is the input file; write the predictions to another --output")
+    keep = reading.column_list(keep) if isinstance(keep, str) else keep
+    started, rows, with_reason = time.perf_counter(), 0, 0
+    chunks = iter_catalog_chunks(input, text_cols=text_cols, fmt=fmt, header=header, encoding=encoding, chunk_rows=chunk_rows)
+    typed = _typed_columns(prediction_columns(top_k))
+    with _atomic_file(output) as part, _writer(output_fmt, part, typed) as write:
+        columns = None
+        for chunk in chunks:
+            frame = _aligned(chunk, keep, columns)
+            columns = list(frame.columns)
+            table = _with_predictions(categorizer, frame, chunk.texts, top_k)
+            write(table)
+            rows += len(table)
+            with_reason += int(table["reason"].notna().sum())
+            if progress is not None:
+                progress(len(table))
+    seconds = time.perf_counter() - started
+    return {"input": str(input), "output": str(output), "rows": rows, "rows_with_reason": with_reason, "seconds": seconds}
+
+
+def _output_format(output: Path, output_fmt: str | None) -> str:
+    if output_fmt is None and output.suffix.lower() in (".gz", ".bz2", ".zip", ".xz"):
+        raise DataError(f"{output}: compressed output is not supported; write an uncompressed file and compress it afterwards")
+    try:
+        return detect_format(output, output_fmt)
+    except DataError:
+        raise DataError(
+            f"{output}: cannot tell the output format from the extension; pass --output-format ({', '.join(FORMATS)})"
+        ) from None
+
+
+def _aligned(chunk: reading.Catalog, keep: Sequence[str | int] | None, columns: list | None) -> pd.DataFrame:
+    """The chunk's columns to keep, in the first chunk's order (JSON Lines rows may vary)."""
+    frame = chunk.frame
+    if keep is not None:
+        frame = frame[[reading.find_column(Path(chunk.source), list(frame.columns), c, "--keep") for c in keep]]
+    if columns is None:
+        return frame
+    extra = [c for c in frame.columns if c not in columns]
+    if extra:
+        raise DataError(
+            f"{chunk.source}: row {chunk.row_numbers[0]} or later has field {str(extra[0])!r}, absent from the first rows; "
+            "choose the columns with --keep"
+        )
+    return frame.reindex(columns=columns, fill_value="")
+
+
+@contextmanager
+def _atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` that replaces ``path`` on success and is removed otherwise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    part = Path(name)
+    try:
+        yield part
+        part.chmod(0o666 & ~_umask())  # mkstemp makes it private; give it the usual permissions
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _writer(fmt: str, path: Path, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """A function that appends a frame of predictions to ``path`` in format ``fmt``.
+
+    Parquet columns are strings except those in ``typed`` (name → ``"float"`` or ``"bool"``).
+    """
+    if fmt == "parquet":
+        yield from _parquet_writer(path, typed)
+        return
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        if fmt == "jsonl":
+            yield lambda frame: _write_jsonl(frame, handle)
+            return
+        first = [True]
+
+        def write_delimited(frame: pd.DataFrame) -> None:
+            frame.to_csv(handle, sep="\t" if fmt == "tsv" else ",", index=False, header=first[0], lineterminator="\n")
+            first[0] = False
+
+        yield write_delimited
+
+
+def _write_jsonl(frame: pd.DataFrame, handle) -> None:
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    handle.writelines(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records)
+
+
+def _typed_columns(columns: list[str]) -> dict[str, str]:
+    return {c: "bool" if c == "needs_review" else "float" for c in columns if c == "needs_review" or c.startswith("confidence")}
+
+
+def _parquet_writer(path: Path, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    state: dict = {}
+
+    def write(frame: pd.DataFrame) -> None:
+        if "writer" not in state:
+            types = {"float": pa.float64(), "bool": pa.bool_()}
+            schema = pa.schema([(c, types.get(typed.get(c), pa.string())) for c in frame.columns])
+            state["writer"], state["schema"] = pq.ParquetWriter(path, schema), schema
+        schema = state["schema"]
+        strings = {c: frame[c].map(_as_text) for c in frame.columns if schema.field(c).type == pa.string()}
+        table = pa.Table.from_pandas(frame.assign(**strings), schema=schema, preserve_index=False)
+        state["writer"].write_table(table)
+
+    try:
+        yield write
+    finally:
+        if "writer" in state:
+            state["writer"].close()
+
+
+def _as_text(value) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, str) else str(value)

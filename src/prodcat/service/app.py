@@ -1,0 +1,60 @@
+"""The app factory: ``create_app(settings)`` for ``prodcat serve`` and tests, ``app_from_env`` for
+uvicorn workers (``uvicorn.run("prodcat.service.app:app_from_env", factory=True, workers=N)``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from prodcat import __version__
+from prodcat.service import routes
+from prodcat.service.dependencies import ServedModel
+from prodcat.service.handlers import install_handlers
+from prodcat.service.limits import BodySizeLimit
+from prodcat.service.settings import Settings, settings_from_env
+
+log = logging.getLogger("prodcat.service")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    log.info("loading the model from %s", settings.model)
+    served = await run_in_threadpool(ServedModel.load, settings)
+    app.state.served = served
+    log.info("model loaded: %r", served.categorizer)
+    try:
+        yield
+    finally:
+        if app.state.served is served:  # a test harness may run a second lifespan of the same app
+            app.state.served = None
+        served.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A FastAPI app serving the model in ``settings.model``; the model loads when the app starts."""
+    app = FastAPI(
+        title="prodcat",
+        version=__version__,
+        summary="Product categorization from title and description.",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.served = None
+    install_handlers(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.include_router(routes.health)
+    app.include_router(routes.api)
+    app.include_router(routes.page)
+    app.mount("/static", StaticFiles(directory=routes.STATIC_DIR), name="static")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for a uvicorn worker process, with settings from ``PRODCAT_*`` environment variables."""
+    return create_app(settings_from_env())

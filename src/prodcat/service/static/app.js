@@ -1,0 +1,101 @@
+// The page at "/": sends the title and description to /v1/categorize and draws the answer.
+// Plain JavaScript, no libraries, nothing loaded from outside this server.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function percent(value) {
+  return (100 * value).toFixed(1) + "%";
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = false;
+}
+
+function clearError() {
+  $("error").hidden = true;
+  $("error").textContent = "";
+}
+
+async function loadModel() {
+  try {
+    const response = await fetch("/v1/model");
+    const model = await response.json();
+    if (!response.ok) throw new Error(model.detail || response.statusText);
+    const threshold = model.threshold == null ? "none" : percent(model.threshold);
+    $("model").textContent =
+      `Model ${model.name || "(unnamed)"} · ${model.family} · ${model.labels.length} categories · review below ${threshold}`;
+    $("labels").replaceChildren(...model.labels.map((label) => {
+      const item = document.createElement("li");
+      item.textContent = label;
+      return item;
+    }));
+  } catch (error) {
+    $("model").textContent = "The model description is not available: " + error.message;
+  }
+}
+
+function categoryRow(score, isBest) {
+  const row = document.createElement("li");
+  row.className = "category" + (isBest ? " best" : "");
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = score.category;
+  const bar = document.createElement("span");
+  bar.className = "bar";
+  const fill = document.createElement("span");
+  fill.className = "fill";
+  fill.style.width = percent(score.confidence);
+  bar.append(fill);
+  const value = document.createElement("span");
+  value.className = "value";
+  value.textContent = percent(score.confidence);
+  row.append(name, bar, value);
+  return row;
+}
+
+function showResult(result) {
+  const review = $("review");
+  if (result.category === null) {
+    review.textContent = "No category: " + result.reason;
+    review.className = "badge review";
+  } else if (result.needs_review) {
+    review.textContent = "Needs review: the confidence is below the model's review threshold";
+    review.className = "badge review";
+  } else {
+    review.textContent = "Automatic: confident enough to skip review";
+    review.className = "badge auto";
+  }
+  $("categories").replaceChildren(...result.top_k.map((score, i) => categoryRow(score, i === 0)));
+  $("result").hidden = false;
+}
+
+async function categorize(event) {
+  event.preventDefault();
+  clearError();
+  const button = $("categorize");
+  button.disabled = true;
+  try {
+    const body = {
+      items: [{ id: "page", title: $("title").value, description: $("description").value }],
+      top_k: Number($("top-k").value),
+    };
+    const response = await fetch("/v1/categorize", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.detail || response.statusText);
+    showResult(answer.items[0]);
+  } catch (error) {
+    $("result").hidden = true;
+    showError("Could not categorize: " + error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("product-form").addEventListener("submit", categorize);
+loadModel();

@@ -1,0 +1,115 @@
+"""The side-by-side model benchmark (benchmarks/models.py): a quick run end to end, and its parts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SAMPLE
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import datasets as bench_datasets  # noqa: E402  (benchmarks/datasets.py)
+import models as bench_models  # noqa: E402  (benchmarks/models.py)
+import peers as bench_peers  # noqa: E402  (benchmarks/peers.py)
+
+
+@pytest.fixture(scope="module")
+def small_rows():
+    """About 600 rows of the reference data, split the benchmark's way."""
+    return bench_datasets.load_dataset("ecommerce", max_rows=600)
+
+
+def test_quick_run_writes_json_and_tables(tmp_path):
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "models.py"), "--quick", "--datasets", "ecommerce",
+         "--families", "linear", "--peers", "tfidf-svm,fasttext-nosubword", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "models.json").read_text(encoding="utf-8"))
+    assert results["machine"]["cpu_count"] >= 1 and "scikit-learn" in results["machine"]["libraries"]
+    ecommerce = results["datasets"]["ecommerce"]
+    assert ecommerce["test_sets"] == ["ecommerce", "ecommerce-raw-sample"]
+    assert [m["model"] for m in ecommerce["models"]] == ["prodcat-linear", "tfidf-svm", "fasttext-nosubword"]
+    for model in ecommerce["models"]:
+        assert model["status"] == "ok", model
+        assert model["tests"]["ecommerce-raw-sample"]["rows"] == 150
+        for test in model["tests"].values():
+            assert 0.6 < test["weighted_f1"] <= 1.0 and 0.0 < test["macro_f1"] <= 1.0
+        prediction = model["prediction"]
+        assert prediction["batch_items_per_s"] > 0 and prediction["single_items_per_s"] > 0
+        assert 50 < prediction["peak_rss_mb"] < 4000 and model["size_bytes"] > 0
+    table = (out / "models.md").read_text(encoding="utf-8")
+    assert "python benchmarks/models.py --quick --datasets ecommerce" in table
+    best = max(m["tests"]["ecommerce"]["weighted_f1"] for m in ecommerce["models"])
+    assert f"**{best:.3f}**" in table.split("### ecommerce-raw-sample")[0]
+
+
+def test_peer_scores_match_prodcat_evaluate(linear_model_dir):
+    import prodcat
+
+    catalog = prodcat.read_catalog(SAMPLE)
+    categorizer = prodcat.load(linear_model_dir)
+    expected = prodcat.evaluate(categorizer, catalog.texts, catalog.labels)
+    got = bench_models.score(categorizer.labels, catalog.labels, categorizer.predict(catalog.texts))
+    for key in ("rows", "weighted_f1", "macro_f1", "accuracy"):
+        assert got[key] == pytest.approx(expected[key])
+
+
+@pytest.mark.parametrize("name", ["tfidf-svm", "fasttext-nosubword"])
+def test_peer_round_trip_and_labels(name, small_rows, tmp_path):
+    peer = bench_peers.make_peer(name).fit(small_rows.train.texts, small_rows.train.labels)
+    texts = small_rows.tests["ecommerce-raw-sample"].texts
+    peer.save(tmp_path)
+    loaded = bench_peers.load_peer(name, tmp_path)
+    np.testing.assert_allclose(loaded.scores(texts), peer.scores(texts), rtol=1e-5)
+    assert loaded.predict(texts) == peer.predict(texts)
+    assert set(peer.predict(texts)) <= set(small_rows.train.labels)
+    accuracy = np.mean(np.array(peer.predict(texts)) == np.array(small_rows.tests["ecommerce-raw-sample"].labels))
+    assert accuracy > 0.6
+
+
+def test_fasttext_scores_are_probabilities(small_rows):
+    peer = bench_peers.make_peer("fasttext-nosubword").fit(small_rows.train.texts, small_rows.train.labels)
+    scores = peer.scores(small_rows.validation.texts[:20])
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-3)
+    assert (scores.max(axis=1) < 1.0).any() and (scores.min(axis=1) >= 0).all()
+
+
+def test_mwpd_validation_is_apart_and_test_is_the_validation_file():
+    from prodcat.data.text import duplicate_key
+
+    dataset = bench_datasets.load_dataset("mwpd-lvl1", max_rows=600)
+    train_keys = {duplicate_key(t) for t in dataset.train.texts}
+    assert not any(duplicate_key(t) in train_keys for t in dataset.validation.texts)
+    assert dataset.info["test_source"].endswith("validation.jsonl")
+    assert len(dataset.tests["mwpd-lvl1"]) == 600
+    assert len(dataset.train) > 4 * len(dataset.validation)  # the split's test part went to training
+
+
+def test_a_family_that_cannot_be_imported_is_skipped(monkeypatch, small_rows):
+    from prodcat.models import registry
+
+    monkeypatch.setitem(registry.FAMILIES, "missing", "prodcat.models.not_written_yet:Model")
+    entry = bench_models.bench_family("missing", small_rows, bench_models.Settings.make(quick=True))
+    assert entry["status"] == "skipped" and "not_written_yet" in entry["error"]
+
+
+def test_markdown_marks_failures_and_best(small_rows):
+    ok = {"model": "a", "status": "ok", "train_seconds": 1.0, "size_bytes": 10**6,
+          "tests": {"t": {"rows": 3, "weighted_f1": 0.5, "macro_f1": 0.4, "accuracy": 0.5}},
+          "prediction": {"batch_items_per_s": 10.0, "single_items_per_s": 5.0, "peak_rss_mb": 100.0}}
+    better = {**ok, "model": "b", "tests": {"t": {**ok["tests"]["t"], "weighted_f1": 0.75}}}
+    failed = {"model": "c", "status": "failed", "error": "RuntimeError: boom"}
+    data = {"data": {"train_rows": 1, "validation_rows": 1, "test_rows": {"t": 3}, "train_labels": 2},
+            "test_sets": ["t"], "models": [ok, better, failed]}
+    rows = bench_models._table("d", "t", data)
+    assert "| b | **0.750** |" in "\n".join(rows) and "| a | 0.500 |" in "\n".join(rows)
+    assert any(row.startswith("| c | failed: RuntimeError: boom") for row in rows)
