@@ -27,7 +27,7 @@ __all__ = [*_PUBLIC, "load", "__version__"]
 
 
 def load(path=None):
-    """Load the model directory at ``path``."""
+    """Load the model directory at ``path``; without one, the bundled default model (four e-commerce categories)."""
     from prodcat.categorizer import Categorizer
 
     return Categorizer.load(path)

@@ -273,8 +273,15 @@ class Categorizer:
         return artifacts.write_model_dir(path, manifest, self.model_.save)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Categorizer":
-        """Load a model directory written by ``save``. Never runs code from the files."""
+    def load(cls, path: str | Path | None = None) -> "Categorizer":
+        """Load a model directory written by ``save`` (no path: the bundled default model).
+
+        Never runs code from the files.
+        """
+        if path is None:
+            from prodcat.bundled import default_model_path
+
+            path = default_model_path()
         path = Path(path)
         manifest = artifacts.read_manifest(path)
         if manifest.get("normalization", NORMALIZATION_VERSION) != NORMALIZATION_VERSION:

@@ -66,6 +66,7 @@ def train(
     data: str | Path | Catalog,
     *,
     out: str | Path | None = None,
+    report_dir: str | Path | None = None,
     family: str = "lstm",
     params: dict | None = None,
     text_cols=None,
@@ -86,7 +87,8 @@ def train(
 ) -> TrainResult:
     """Train a categorizer on a labelled catalog and evaluate it on a held-out test split.
 
-    With ``out``, the model is saved there and the report written to ``out/report``.
+    With ``out``, the model is saved there and the report written to ``report_dir`` (default
+    ``out/report``).
     """
     catalog = data if isinstance(data, Catalog) else read_catalog(
         data, text_cols=text_cols, label_cols=label_cols, fmt=fmt, header=header, encoding=encoding, path_sep=path_sep
@@ -124,7 +126,7 @@ def train(
     if out is not None:
         result.model_dir = categorizer.save(out)
         result.report_dir = write_report(
-            Path(out) / "report",
+            Path(report_dir) if report_dir else Path(out) / "report",
             metrics,
             context=report_context(categorizer, f"{catalog.source} (test split)", parts.describe(), skipped),
             history=categorizer.history_,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from prodcat.cli.options import Encoding, Format, Header, LabelCol, ModelDir, PathSep, TextCol, reading_options
+from prodcat.cli.options import resolve_model, Encoding, Format, Header, LabelCol, ModelDir, PathSep, TextCol, reading_options
 
 
 def evaluate_command(
@@ -24,7 +24,7 @@ def evaluate_command(
     """Evaluate a model on every labelled row of FILE and write a report directory."""
     from prodcat.evaluation import evaluate_file
 
-    metrics = evaluate_file(model, file, report_dir=report, **reading_options(text_col, label_col, fmt, header, encoding, path_sep))
+    metrics = evaluate_file(resolve_model(model), file, report_dir=report, **reading_options(text_col, label_col, fmt, header, encoding, path_sep))
     typer.echo(f"report: {report}")
     typer.echo(f"{metrics['rows']} rows: accuracy {metrics['accuracy']:.4f}, weighted F1 {metrics['weighted_f1']:.4f}, macro F1 {metrics['macro_f1']:.4f}")
     if metrics.get("skipped"):

@@ -47,3 +47,14 @@ def _value(text: str):
         except ValueError:
             pass
     return text
+
+
+def resolve_model(model: Path | None) -> Path:
+    """``--model`` when given, else the bundled default model (and say so once, on stderr)."""
+    if model is not None:
+        return model
+    from prodcat.bundled import NOTICE, default_model_path
+
+    path = default_model_path()
+    typer.echo(NOTICE, err=True)
+    return path

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from prodcat.cli.options import Encoding, Format, Header, ModelDir, TextCol
+from prodcat.cli.options import resolve_model, Encoding, Format, Header, ModelDir, TextCol
 
 DEFAULT_CHUNK_ROWS = 20_000  # the same as prodcat.batch.DEFAULT_CHUNK_ROWS, which loads pandas
 
@@ -32,8 +32,6 @@ def predict_command(
     """Print the category of each TEXT with its probability, or categorize every row of --input into --output."""
     from prodcat.errors import DataError
 
-    if model is None:
-        raise DataError("no model given; pass --model DIR (a directory made by 'prodcat train')")
     if input is not None or output is not None:
         if texts:
             raise DataError("give texts or --input FILE, not both")
@@ -41,11 +39,11 @@ def predict_command(
             raise DataError("file mode needs both --input FILE and --output FILE")
         if as_json:
             raise DataError("--json is for texts on the command line; with --input the format comes from --output (or --output-format)")
-        _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet)
+        _predict_file(resolve_model(model), input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet)
         return
     if not texts:
         raise DataError("no text given; write: prodcat predict --model DIR \"product title and description\" (or --input FILE --output FILE)")
-    _predict_texts(model, texts, top_k, as_json)
+    _predict_texts(resolve_model(model), texts, top_k, as_json)
 
 
 def _predict_texts(model: Path, texts: list[str], top_k: int, as_json: bool) -> None:

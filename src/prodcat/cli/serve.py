@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from prodcat.cli.options import ModelDir
+from prodcat.cli.options import resolve_model, ModelDir
 from prodcat.service.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ITEMS, DEFAULT_MAX_TEXT_CHARS
 
 
@@ -26,11 +26,9 @@ def serve_command(
     import uvicorn
 
     from prodcat import artifacts
-    from prodcat.errors import DataError
     from prodcat.service.settings import Settings
 
-    if model is None:
-        raise DataError("no model given; pass --model DIR (a directory made by 'prodcat train')")
+    model = resolve_model(model)
     artifacts.read_manifest(model)  # a wrong --model fails here with one line, before uvicorn starts
     settings = Settings(model=model.resolve(), max_items=max_items, max_text_chars=max_text_chars, max_body_bytes=max_body_bytes)
     typer.echo(f"serving {model} on http://{host}:{port}/ (API docs at /docs)", err=True)

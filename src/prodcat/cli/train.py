@@ -13,6 +13,7 @@ from prodcat.cli.options import Encoding, Format, Header, LabelCol, PathSep, Tex
 def train_command(
     file: Annotated[Optional[Path], typer.Argument(help="Labelled catalog (default: the downloaded reference dataset).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory to write (default: models/<file>-<family>).")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Report directory (default: <out>/report).")] = None,
     family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear or ensemble.")] = "lstm",
     text_col: TextCol = None,
     label_col: LabelCol = None,
@@ -59,7 +60,7 @@ def train_command(
         file = _reference_dataset()
     out = out or Path("models") / f"{file.stem}-{family}"
     result = train(
-        file, out=out, family=family, params=params, **reading_options(text_col, label_col, fmt, header, encoding, path_sep),
+        file, out=out, report_dir=report, family=family, params=params, **reading_options(text_col, label_col, fmt, header, encoding, path_sep),
         split=split, seed=seed, test_size=test_size, validation_size=validation_size, class_weight=class_weight,
         target_precision=target_precision, drop_rare_labels=drop_rare_labels, log_dir=log_dir, verbose=0 if quiet else 1,
     )

@@ -22,7 +22,8 @@ _VOCABULARY = "vocabulary.json"
 
 class LinearModel(ModelFamily):
     """TF-IDF word n-grams (``word_ngrams``) and character n-grams within words (``char_ngrams``;
-    ``(0, 0)`` turns them off), weighted by a linear SVM with regularization strength ``C``."""
+    ``(0, 0)`` turns them off) of the first ``max_chars`` characters (title first, so the title and the
+    start of the description), weighted by a linear SVM with regularization strength ``C``."""
 
     name = "linear"
 
@@ -30,7 +31,8 @@ class LinearModel(ModelFamily):
         self,
         *,
         word_ngrams: tuple[int, int] = (1, 2),
-        char_ngrams: tuple[int, int] = (2, 5),
+        char_ngrams: tuple[int, int] = (3, 5),
+        max_chars: int | None = 500,
         min_df: int = 2,
         max_features: int | None = 400_000,
         C: float = 0.5,
@@ -38,6 +40,7 @@ class LinearModel(ModelFamily):
         self.params = {
             "word_ngrams": list(word_ngrams),
             "char_ngrams": list(char_ngrams),
+            "max_chars": max_chars,
             "min_df": min_df,
             "max_features": max_features,
             "C": C,
@@ -66,12 +69,18 @@ class LinearModel(ModelFamily):
             )
         return vectorizers
 
+    def _cut(self, texts: list[str]) -> list[str]:
+        limit = self.params["max_chars"]
+        return [t[:limit] for t in texts] if limit else texts
+
     def _features(self, texts: list[str]) -> sp.csr_matrix:
+        texts = self._cut(texts)
         return sp.hstack([v.transform(texts) for v in self.vectorizers_], format="csr")
 
     def fit(self, data: FitData) -> "LinearModel":
         self.vectorizers_ = self._vectorizers()
-        features = sp.hstack([v.fit_transform(data.texts) for v in self.vectorizers_], format="csr")
+        texts = self._cut(data.texts)
+        features = sp.hstack([v.fit_transform(texts) for v in self.vectorizers_], format="csr")
         classifier = LinearSVC(C=self.params["C"], class_weight=data.class_weight, random_state=data.seed)
         classifier.fit(features, data.y)
         coef, intercept = classifier.coef_, classifier.intercept_
