@@ -19,6 +19,7 @@ BIGBASKET = SHARED / "bigbasket" / "bigbasket_products.csv"
 
 TINY_LSTM = {"epochs": 5, "max_tokens": 5000, "sequence_length": 60, "embedding_dim": 32, "lstm_units": 16, "batch_size": 32, "learning_rate": 5e-3, "patience": 5}
 TINY_LINEAR = {"char_ngrams": [2, 4], "max_features": 50_000}
+TINY_BAG = {"epochs": 6, "max_tokens": 20_000, "sequence_length": 80, "embedding_dim": 16, "learning_rate": 1e-2, "patience": 6}
 
 
 def pytest_collection_modifyitems(items):
@@ -54,4 +55,13 @@ def lstm_model_dir(small_catalog_file, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models") / "lstm"
     logs = tmp_path_factory.mktemp("logs")
     train(small_catalog_file, out=out, family="lstm", params=TINY_LSTM, log_dir=logs, verbose=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def bag_model_dir(small_catalog_file, tmp_path_factory) -> Path:
+    from prodcat.training import train
+
+    out = tmp_path_factory.mktemp("models") / "bag"
+    train(small_catalog_file, out=out, family="bag", params=TINY_BAG, log_dir=None, verbose=0)
     return out

@@ -253,3 +253,37 @@ def test_predict_file_with_the_lstm_family(lstm_model_dir, tmp_path):
     assert result["id"].astype(int).tolist() == list(range(len(frame)))
     assert [None if blank(c) else c for c in result["category"]] == [p.category for p in expected]
     assert result["confidence"].tolist() == pytest.approx([p.confidence if p.category else float("nan") for p in expected], nan_ok=True)
+
+
+def test_predict_file_with_category_paths_adds_depth_and_path(tmp_path):
+    from conftest import TINY_LINEAR
+    from prodcat.training import train
+    from test_hierarchy import LABEL_COLS, unseen_texts, write_bigbasket_sample
+
+    catalog = write_bigbasket_sample(tmp_path / "bigbasket.csv", rows=1500)
+    tree_model = train(
+        catalog, family="linear", params=TINY_LINEAR, text_cols="product", label_cols=LABEL_COLS, drop_rare_labels=True,
+        log_dir=None, verbose=0,
+    ).categorizer
+    frame = pd.DataFrame({"id": [str(i) for i in range(42)], "text": unseen_texts()[:40] + ["", "   "]})
+    expected = tree_model.categorize(frame["text"].tolist(), top_k=2)
+    columns = prediction_columns(2, hierarchical=True)
+    assert columns[:5] == ["category", "depth", "path", "confidence", "needs_review"]
+    assert list(predict_frame(tree_model, frame, top_k=2).columns) == ["id", "text", *columns]
+    write_catalog(frame, tmp_path / "in.csv", "csv")
+    for fmt in ("csv", "jsonl", "parquet"):
+        target = tmp_path / f"out.{fmt}"
+        predict_file(tree_model, tmp_path / "in.csv", target, chunk_rows=9, top_k=2)
+        if fmt == "parquet":
+            assert pq.read_schema(target).field("depth").type == pa.int64()
+            rows = pq.read_table(target).to_pylist()
+        elif fmt == "jsonl":
+            rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+        else:
+            rows = [{**r, "depth": int(r["depth"]) if r["depth"] else None, "path": r["path"] or None}
+                    for r in read_output(target, "csv").to_dict("records")]
+        assert list(rows[0]) == ["id", "text", *columns]
+        assert [r["depth"] for r in rows] == [p.depth for p in expected]
+        assert [r["path"] for r in rows] == [p.path[-1] if p.path else None for p in expected]
+        assert [r["category"] or None for r in rows] == [p.category for p in expected]
+    assert {p.depth for p in expected[:40]} & {0, 1, 2} and [p.depth for p in expected[40:]] == [None, None]

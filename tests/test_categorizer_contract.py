@@ -10,14 +10,14 @@ import pytest
 from prodcat.categorizer import Categorizer
 from prodcat.errors import DataError, ModelError, NotFittedError
 
-from conftest import SAMPLE, TINY_LINEAR, TINY_LSTM
+from conftest import SAMPLE, TINY_LINEAR
 
-FAMILIES = {"linear": TINY_LINEAR, "lstm": TINY_LSTM}
+FAMILIES = ("bag", "linear", "lstm")
 
 
-@pytest.fixture(params=sorted(FAMILIES))
-def model_dir(request, linear_model_dir, lstm_model_dir):
-    return {"linear": linear_model_dir, "lstm": lstm_model_dir}[request.param]
+@pytest.fixture(params=FAMILIES)
+def model_dir(request):
+    return request.getfixturevalue(f"{request.param}_model_dir")
 
 
 def test_saved_model_is_self_contained_and_loads(model_dir):

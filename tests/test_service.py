@@ -315,3 +315,30 @@ def test_a_failing_request_does_not_fail_the_requests_batched_with_it():
     assert [p.category for p in results["a"]] == ["x"]
     assert isinstance(results["b"], ValueError)
     assert [p.category for p in results["c"]] == ["y", "z"]
+
+
+def test_a_model_of_category_paths_answers_with_path_depth_and_level_thresholds(tmp_path):
+    from conftest import TINY_LINEAR
+    from prodcat.training import train
+    from test_hierarchy import GARLIC_OIL, LABEL_COLS, unseen_texts, write_bigbasket_sample
+
+    out = tmp_path / "tree-model"
+    train(
+        write_bigbasket_sample(tmp_path / "bigbasket.csv", rows=1500), out=out, family="linear", params=TINY_LINEAR,
+        text_cols="product", label_cols=LABEL_COLS, drop_rare_labels=True, log_dir=None, verbose=0,
+    )
+    tree_model = Categorizer.load(out)
+    texts = [GARLIC_OIL, *unseen_texts()[:20], ""]
+    with TestClient(create_app(Settings(model=out))) as tree_client:
+        response = categorize(tree_client, [{"id": i, "text": t} for i, t in enumerate(texts)], top_k=2)
+        description = tree_client.get("/v1/model").json()
+    assert response.status_code == 200
+    items = response.json()["items"]
+    for item, expected in zip(items, tree_model.categorize(texts, top_k=2)):
+        assert item["category"] == expected.category and item["needs_review"] == expected.needs_review
+        assert item["depth"] == expected.depth and item["path"] == expected.path
+        assert item["path_confidence"] == (pytest.approx(expected.path_confidence) if expected.path else None)
+    assert all(len(item["path"]) == 3 and item["category"] in item["path"] for item in items[:-1])
+    assert items[-1]["path"] is None and items[-1]["reason"] == EMPTY_TEXT_REASON
+    assert description["level_thresholds"] == pytest.approx(tree_model.level_thresholds_)
+    assert description["hierarchy"]["depth"] == 3

@@ -39,9 +39,13 @@ def predict_texts(
         yield from categorizer.categorize(batch, top_k=top_k)
 
 
-def prediction_columns(top_k: int = 1, *, needs_review: bool = True) -> list[str]:
-    """The columns prediction adds to each row, in order."""
-    columns = ["category", "confidence"] + (["needs_review"] if needs_review else [])
+def prediction_columns(top_k: int = 1, *, needs_review: bool = True, hierarchical: bool = False) -> list[str]:
+    """The columns prediction adds to each row, in order.
+
+    A model of category paths (``hierarchical``) adds ``depth`` (the deepest level confident enough;
+    ``category`` is the node at that level) and ``path`` (the full decoded path, down to a leaf).
+    """
+    columns = ["category"] + (["depth", "path"] if hierarchical else []) + ["confidence"] + (["needs_review"] if needs_review else [])
     for rank in range(2, top_k + 1):
         columns += [f"category_{rank}", f"confidence_{rank}"]
     return columns + ["reason"]
@@ -63,8 +67,8 @@ def _with_predictions(categorizer: Categorizer, frame: pd.DataFrame, texts: list
     """The rows of ``frame`` with the predictions of ``texts`` (one per row) appended as columns."""
     kept = frame.reset_index(drop=True)
     kept.columns = [str(c) for c in kept.columns]
-    needs_review = categorizer.threshold_ is not None
-    columns = prediction_columns(top_k, needs_review=needs_review)
+    needs_review, hierarchical = categorizer.threshold_ is not None, _is_hierarchical(categorizer)
+    columns = prediction_columns(top_k, needs_review=needs_review, hierarchical=hierarchical)
     clashes = [c for c in kept.columns if c in columns]
     if clashes:
         others = ",".join(c for c in kept.columns if c not in columns) or "''"
@@ -75,6 +79,7 @@ def _with_predictions(categorizer: Categorizer, frame: pd.DataFrame, texts: list
     added = pd.DataFrame(
         {
             "category": [p.category for p in predictions],
+            **(_path_columns(predictions) if hierarchical else {}),
             "confidence": pd.array([p.confidence for p in predictions], dtype="float64"),
             **({"needs_review": [p.needs_review for p in predictions]} if needs_review else {}),
             **_runner_up_columns(predictions, top_k),
@@ -83,6 +88,18 @@ def _with_predictions(categorizer: Categorizer, frame: pd.DataFrame, texts: list
         columns=columns,
     )
     return pd.concat([kept, added], axis=1)
+
+
+def _is_hierarchical(categorizer: Categorizer) -> bool:
+    return getattr(categorizer, "tree_", None) is not None
+
+
+def _path_columns(predictions: list[Prediction]) -> dict:
+    """``depth`` (nullable integers) and ``path`` (the last prefix of the decoded path) of each prediction."""
+    return {
+        "depth": pd.array([p.depth for p in predictions], dtype="Int64"),
+        "path": [p.path[-1] if p.path else None for p in predictions],
+    }
 
 
 def _runner_up_columns(predictions: list[Prediction], top_k: int) -> dict[str, list]:
@@ -124,7 +141,7 @@ def predict_file(
     keep = reading.column_list(keep) if isinstance(keep, str) else keep
     started, rows, with_reason = time.perf_counter(), 0, 0
     chunks = iter_catalog_chunks(input, text_cols=text_cols, fmt=fmt, header=header, encoding=encoding, chunk_rows=chunk_rows)
-    typed = _typed_columns(prediction_columns(top_k))
+    typed = _typed_columns(prediction_columns(top_k, hierarchical=_is_hierarchical(categorizer)))
     with _atomic_file(output) as part, _writer(output_fmt, part, typed) as write:
         columns = None
         for chunk in chunks:
@@ -193,7 +210,7 @@ def _umask() -> int:
 def _writer(fmt: str, path: Path, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:
     """A function that appends a frame of predictions to ``path`` in format ``fmt``.
 
-    Parquet columns are strings except those in ``typed`` (name → ``"float"`` or ``"bool"``).
+    Parquet columns are strings except those in ``typed`` (name → ``"float"``, ``"bool"`` or ``"int"``).
     """
     if fmt == "parquet":
         yield from _parquet_writer(path, typed)
@@ -217,7 +234,9 @@ def _write_jsonl(frame: pd.DataFrame, handle) -> None:
 
 
 def _typed_columns(columns: list[str]) -> dict[str, str]:
-    return {c: "bool" if c == "needs_review" else "float" for c in columns if c == "needs_review" or c.startswith("confidence")}
+    """The prediction columns that are not strings: name → ``"float"``, ``"bool"`` or ``"int"``."""
+    kinds = {"needs_review": "bool", "depth": "int"}
+    return {c: kinds.get(c, "float") for c in columns if c in kinds or c.startswith("confidence")}
 
 
 def _parquet_writer(path: Path, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:
@@ -228,7 +247,7 @@ def _parquet_writer(path: Path, typed: dict[str, str]) -> Iterator[Callable[[pd.
 
     def write(frame: pd.DataFrame) -> None:
         if "writer" not in state:
-            types = {"float": pa.float64(), "bool": pa.bool_()}
+            types = {"float": pa.float64(), "bool": pa.bool_(), "int": pa.int64()}
             schema = pa.schema([(c, types.get(typed.get(c), pa.string())) for c in frame.columns])
             state["writer"], state["schema"] = pq.ParquetWriter(path, schema), schema
         schema = state["schema"]

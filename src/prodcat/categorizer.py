@@ -229,7 +229,9 @@ class Categorizer:
                 needs_review = self.threshold_ is not None and confidence < self.threshold_
                 predictions[i] = Prediction(category, confidence, bool(needs_review), ranked)
             else:
-                predictions[i] = self._back_off(paths[row], confidences[row], ranked)
+                leaf = self.labels_.index(paths[row][-1])
+                ranked = [(self.labels_[leaf], float(probs[row, leaf]))] + [pair for pair in ranked if pair[0] != self.labels_[leaf]]
+                predictions[i] = self._back_off(paths[row], confidences[row], ranked[:k])
         return predictions
 
     def _back_off(self, path: list[str], confidences: np.ndarray, ranked: list) -> Prediction:

@@ -12,6 +12,18 @@ from prodcat import calibration
 from prodcat.categorizer import Categorizer
 
 
+def scores(true: Sequence[str], predicted: Sequence[str]) -> dict:
+    """Rows, accuracy, weighted and macro F1. The averages run over the labels that occur (true or
+    predicted): a trained label absent from the rows is not counted as an error."""
+    occurring = sorted(set(true) | set(predicted))
+    return {
+        "rows": len(true),
+        "accuracy": float(accuracy_score(true, predicted)),
+        "weighted_f1": float(f1_score(true, predicted, labels=occurring, average="weighted", zero_division=0)),
+        "macro_f1": float(f1_score(true, predicted, labels=occurring, average="macro", zero_division=0)),
+    }
+
+
 def evaluate(categorizer: Categorizer, texts: Sequence[str], labels: Sequence[str]) -> dict:
     """Metrics of ``categorizer`` on ``texts`` with true ``labels``, as plain JSON-ready data.
 
@@ -24,12 +36,10 @@ def evaluate(categorizer: Categorizer, texts: Sequence[str], labels: Sequence[st
     report = classification_report(labels, predicted, labels=every_label, output_dict=True, zero_division=0)
     index = {label: i for i, label in enumerate(known)}
     y = np.array([index.get(label, -1) for label in labels])
-    confidence, correct = probs.max(axis=1), np.asarray(predicted) == np.asarray(labels)
+    correct = np.asarray(predicted) == np.asarray(labels)
+    confidence = probs[np.arange(len(predicted)), [index[p] for p in predicted]]  # of the label predicted
     metrics = {
-        "rows": len(labels),
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "weighted_f1": float(f1_score(labels, predicted, labels=every_label, average="weighted", zero_division=0)),
-        "macro_f1": float(f1_score(labels, predicted, labels=every_label, average="macro", zero_division=0)),
+        **scores(labels, predicted),
         "per_class": {
             label: {
                 "precision": float(report[label]["precision"]),
@@ -65,6 +75,8 @@ def hierarchical_metrics(categorizer: Categorizer, probs: np.ndarray, labels: Se
     tree = categorizer.tree_
     paths, confidences = tree.decode(probs)
     truths = [_prefixes(label) for label in labels]
+    thresholds = categorizer.level_thresholds_ or [0.0] * tree.depth
+    depths = [int(np.argmin(np.r_[c[: len(p)] >= thresholds[: len(p)], False])) for p, c in zip(paths, confidences)]
     levels = []
     for d in range(tree.depth):
         rows = [i for i, t in enumerate(truths) if len(t) > d]
@@ -78,8 +90,14 @@ def hierarchical_metrics(categorizer: Categorizer, probs: np.ndarray, labels: Se
             "macro_f1": float(f1_score(true, pred, average="macro", zero_division=0)),
         }
         if categorizer.level_thresholds_:
+            # Decided automatically at this level: the back-off reaches it (every level above is confident too).
+            reached = np.array([depths[i] > d for i in rows])
             correct = np.array([p == t for p, t in zip(pred, true)])
-            level["review"] = calibration.coverage_at(confidences[rows, d], correct, categorizer.level_thresholds_[d])
+            level["review"] = {
+                "threshold": float(categorizer.level_thresholds_[d]),
+                "coverage": float(reached.mean()) if len(rows) else 0.0,
+                "precision": float(correct[reached].mean()) if reached.any() else None,
+            }
         levels.append(level)
     overlap = sum(len(set(p) & set(t)) for p, t in zip(paths, truths))
     h_precision = overlap / max(1, sum(len(p) for p in paths))

@@ -16,7 +16,7 @@ from prodcat.data.reading import PATH_SEPARATOR
 
 
 def split_path(label: str) -> list[str]:
-    return [part.strip() for part in label.split(PATH_SEPARATOR.strip())]
+    return [part.strip() for part in label.split(PATH_SEPARATOR)]
 
 
 def is_hierarchical(labels: Sequence[str]) -> bool:
@@ -44,6 +44,9 @@ class Tree:
             self.membership.append(
                 np.array([index[PATH_SEPARATOR.join(p[: d + 1])] if len(p) > d else -1 for p in parts])
             )
+        # For a node that is itself a label (a path that stops there), that label's column; else -1.
+        column = {label: i for i, label in enumerate(self.labels)}
+        self.own_label = [np.array([column.get(name, -1) for name in names]) for names in self.prefixes]
 
     def level_probabilities(self, probs: np.ndarray, depth: int) -> np.ndarray:
         """Probabilities of the nodes at ``depth`` (0 = top level): sums over their leaves."""
@@ -63,6 +66,7 @@ class Tree:
         allowed = np.ones_like(probs, dtype=bool)  # leaves still below the chosen node
         paths: list[list[str]] = [[] for _ in range(rows)]
         confidences = np.zeros((rows, self.depth))
+        stop_mass = np.zeros(rows)  # probability that the path ends at the node chosen above
         for d in range(self.depth):
             members = self.membership[d]
             masked = np.where(allowed & (members >= 0), probs, 0.0)
@@ -70,11 +74,14 @@ class Tree:
             valid = members >= 0
             np.add.at(level.T, members[valid], masked[:, valid].T)
             best = level.argmax(axis=1)
-            has_child = level.max(axis=1) > 0
+            has_child = level.max(axis=1) > stop_mass
             for r in np.flatnonzero(has_child):
                 paths[r].append(self.prefixes[d][best[r]])
             confidences[has_child, d] = level[has_child, best[has_child]]
-            allowed &= (members == best[:, None]) | ~has_child[:, None]
+            allowed &= (members == best[:, None]) & has_child[:, None]
+            own = self.own_label[d][best]
+            own_mass = np.where(own >= 0, probs[np.arange(rows), np.maximum(own, 0)], 0.0)
+            stop_mass = np.where(has_child, own_mass, np.inf)  # a path that ended stays ended
         return paths, confidences
 
     def describe(self, counts: dict[str, int] | None = None) -> dict:

@@ -60,6 +60,8 @@ def markdown(metrics: dict, context: dict) -> str:
         lines.append(f"| {label} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['support']} |")
     if metrics.get("unknown_labels"):
         lines += ["", f"Labels the model was not trained on (always wrong): {', '.join(metrics['unknown_labels'])}"]
+    if metrics.get("hierarchy"):
+        lines += per_level_lines(metrics["hierarchy"])
     lines += ["", "## Confidence", ""]
     ece = metrics["calibration"]["ece"]
     lines.append(f"- Expected calibration error: {ece:.4f}" if ece is not None else "- Expected calibration error: n/a")
@@ -81,6 +83,45 @@ def markdown(metrics: dict, context: dict) -> str:
         lines += ["", "## Rows not used", ""] + [f"- {reason}: {count}" for reason, count in context["skipped"].items()]
     lines += ["", "Plots: `confusion_matrix.png`, `calibration.png`" + (", `epoch_loss.png`, `epoch_accuracy.png`" if context.get("has_history") else ""), ""]
     return "\n".join(lines)
+
+
+def per_level_lines(hierarchy: dict) -> list[str]:
+    """The "Per level" section for a model of category paths: one row per tree level, then the
+    scores over the whole path and how the back-off works."""
+    lines = [
+        "",
+        "## Per level",
+        "",
+        "Each level scores the decoded path's node at that depth against the true one.",
+        "",
+        "| level | rows | accuracy | weighted F1 | macro F1 | threshold | coverage | precision |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for level in hierarchy["levels"]:
+        review = level.get("review")
+        threshold = coverage = precision = "n/a"
+        if review:
+            threshold, coverage = f"{review['threshold']:.4f}", f"{review['coverage']:.1%}"
+            precision = "n/a" if review["precision"] is None else f"{review['precision']:.4f}"
+        lines.append(
+            f"| {level['level']} | {level['rows']} | {level['accuracy']:.4f} | {level['weighted_f1']:.4f} | "
+            f"{level['macro_f1']:.4f} | {threshold} | {coverage} | {precision} |"
+        )
+    lines += [
+        "",
+        f"- Mean of the per-level weighted F1: {hierarchy['mean_level_weighted_f1']:.4f}",
+        f"- Hierarchical F1 (over each path's ancestors): {hierarchy['hierarchical_f1']:.4f} "
+        f"(precision {hierarchy['hierarchical_precision']:.4f}, recall {hierarchy['hierarchical_recall']:.4f})",
+    ]
+    if any(level.get("review") for level in hierarchy["levels"]):
+        lines.append(
+            "- Back-off: a prediction stops at the deepest level whose confidence reaches that level's threshold "
+            "(chosen on validation for the target precision); coverage is the share of rows whose confidence at that level "
+            "reaches its threshold, and a prediction that stops above the leaves needs review."
+        )
+    else:
+        lines.append("- Back-off: no per-level thresholds (the model was trained without validation rows), so every prediction goes down to a leaf.")
+    return lines
 
 
 def plot_confusion_matrix(confusion: dict, path: Path, title: str = "") -> None:

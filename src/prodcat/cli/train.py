@@ -74,6 +74,10 @@ def train_command(
     if "review" in m:
         r = m["review"]
         typer.echo(f"review threshold {r['threshold']:.3f}: {r['coverage']:.1%} categorized automatically at precision {r['precision'] or 0:.4f}")
+    for level in m.get("hierarchy", {}).get("levels", []):
+        r = level.get("review") or {}
+        reach = f"; back-off keeps {r['coverage']:.1%} at precision {r['precision'] or 0:.4f}" if r else ""
+        typer.echo(f"level {level['level']}: accuracy {level['accuracy']:.4f}, weighted F1 {level['weighted_f1']:.4f}{reach}")
 
 
 def _reference_dataset() -> Path:

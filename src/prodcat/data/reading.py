@@ -320,10 +320,8 @@ def _to_catalog(
         if path_sep and len(levels) == 1:
             labels = levels[0].map(lambda s: PATH_SEPARATOR.join(p.strip() for p in s.split(path_sep) if p.strip()))
         else:
-            labels = levels[0]
-            for level in levels[1:]:
-                labels = labels.str.cat(level, sep=PATH_SEPARATOR).str.strip(" >")
-        labels = labels.tolist()
+            labels = [_join_levels(cells) for cells in zip(*levels)]
+        labels = list(labels)
     return Catalog(
         texts=texts.tolist(),
         labels=labels,
@@ -333,6 +331,17 @@ def _to_catalog(
         text_columns=[str(n) for n in text_names],
         label_columns=[str(n) for n in label_names],
     )
+
+
+def _join_levels(cells: tuple[str, ...]) -> str:
+    """A category path from top to bottom; trailing empty levels shorten it, an empty level above a
+    filled one makes the label empty (such rows are reported as having no label, not reshaped)."""
+    depth = len(cells)
+    while depth and not cells[depth - 1]:
+        depth -= 1
+    if not all(cells[:depth]):
+        return ""
+    return PATH_SEPARATOR.join(cells[:depth])
 
 
 def _cell(value) -> str:

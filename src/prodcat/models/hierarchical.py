@@ -29,11 +29,18 @@ class HierarchicalModel(ModelFamily):
         self.params = {"base": base, "base_params": dict(base_params or {}), "temperatures": temperatures}
 
     def _base(self):
+        import inspect
+
+        from prodcat.errors import DataError
         from prodcat.models.registry import family_class
 
         if self.params["base"] in (self.name, "ensemble"):
-            raise ValueError(f"base family of a hierarchical model must be a single family, not {self.params['base']!r}")
-        return family_class(self.params["base"])
+            raise DataError(f"--param base={self.params['base']}: a hierarchical model's levels need a single family, e.g. linear")
+        base = family_class(self.params["base"])
+        unknown = sorted(set(self.params["base_params"]) - set(inspect.signature(base).parameters))
+        if unknown:
+            raise DataError(f"base_params: {unknown[0]!r} is not a {self.params['base']} setting")
+        return base
 
     def fit(self, data: FitData) -> "HierarchicalModel":
         from prodcat.hierarchy import Tree
@@ -43,6 +50,10 @@ class HierarchicalModel(ModelFamily):
         self.levels_, temperatures = [], []
         for members in self.membership_:
             level = self._level_data(data, members)
+            if level.n_labels == 1:  # one node at this level: it is certain, nothing to learn
+                self.levels_.append(None)
+                temperatures.append(1.0)
+                continue
             model = self._base()(**self.params["base_params"]).fit(level)
             self.levels_.append(model)
             has_val = level.validation_texts is not None and len(level.validation_texts) > 0
@@ -75,6 +86,8 @@ class HierarchicalModel(ModelFamily):
     def logits(self, texts: list[str]) -> np.ndarray:
         total = np.zeros((len(texts), len(self.membership_[0])))
         for model, members, temperature in zip(self.levels_, self.membership_, self.params["temperatures"]):
+            if model is None:
+                continue
             level = log_softmax(model.logits(texts) / temperature, axis=1)
             valid = members >= 0
             total[:, valid] += level[:, members[valid]]
@@ -83,8 +96,9 @@ class HierarchicalModel(ModelFamily):
     def save(self, directory: Path) -> None:
         np.savez(directory / _TREE, **{f"level_{d}": m for d, m in enumerate(self.membership_)})
         for d, model in enumerate(self.levels_):
-            (directory / f"level_{d}").mkdir()
-            model.save(directory / f"level_{d}")
+            if model is not None:
+                (directory / f"level_{d}").mkdir()
+                model.save(directory / f"level_{d}")
 
     @classmethod
     def load(cls, directory: Path, params: dict) -> "HierarchicalModel":
@@ -92,5 +106,8 @@ class HierarchicalModel(ModelFamily):
         with np.load(directory / _TREE, allow_pickle=False) as arrays:
             model.membership_ = [arrays[f"level_{d}"] for d in range(len(arrays.files))]
         base = model._base()
-        model.levels_ = [base.load(directory / f"level_{d}", model.params["base_params"]) for d in range(len(model.membership_))]
+        model.levels_ = [
+            base.load(directory / f"level_{d}", model.params["base_params"]) if (directory / f"level_{d}").is_dir() else None
+            for d in range(len(model.membership_))
+        ]
         return model

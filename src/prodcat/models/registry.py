@@ -9,6 +9,7 @@ from prodcat.errors import ModelError
 FAMILIES = {
     "lstm": "prodcat.models.lstm:LSTMModel",
     "linear": "prodcat.models.linear:LinearModel",
+    "bag": "prodcat.models.bag:BagModel",
     "ensemble": "prodcat.models.ensemble:EnsembleModel",
     "hierarchical": "prodcat.models.hierarchical:HierarchicalModel",
 }

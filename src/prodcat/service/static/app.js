@@ -3,6 +3,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const PATH_SEPARATOR = " > ";  // how prodcat joins the levels of a category path
+
+let levelThresholds = null;  // per tree level, from /v1/model (models of category paths only)
 
 function percent(value) {
   return (100 * value).toFixed(1) + "%";
@@ -23,7 +26,10 @@ async function loadModel() {
     const response = await fetch("/v1/model");
     const model = await response.json();
     if (!response.ok) throw new Error(model.detail || response.statusText);
-    const threshold = model.threshold == null ? "none" : percent(model.threshold);
+    levelThresholds = model.level_thresholds || null;
+    const threshold = levelThresholds
+      ? "per level " + levelThresholds.map(percent).join(" / ")
+      : model.threshold == null ? "none" : percent(model.threshold);
     $("model").textContent =
       `Model ${model.name || "(unnamed)"} · ${model.family} · ${model.labels.length} categories · review below ${threshold}`;
     $("labels").replaceChildren(...model.labels.map((label) => {
@@ -55,18 +61,56 @@ function categoryRow(score, isBest) {
   return row;
 }
 
+// One row per level of the decoded path: the node, its confidence, and whether the prediction
+// stopped above it (backed off) because that level's confidence is below its threshold.
+function levelRow(prefix, confidence, level, depth) {
+  const name = prefix.split(PATH_SEPARATOR).pop();
+  const row = categoryRow({ category: `${level + 1}. ${name}`, confidence }, level === Math.max(depth, 1) - 1);
+  row.title = prefix;
+  if (level >= depth) {
+    row.style.opacity = "0.55";
+    const threshold = levelThresholds && levelThresholds[level] != null ? ` (threshold ${percent(levelThresholds[level])})` : "";
+    row.querySelector(".name").textContent += " · backed off" + threshold;
+  }
+  return row;
+}
+
+function pathBlock(result) {
+  const block = document.createElement("div");
+  block.id = "path";
+  const heading = document.createElement("h3");
+  heading.textContent = "Category path";
+  const levels = document.createElement("ol");
+  levels.className = "levels";
+  levels.style.cssText = "list-style: none; padding: 0; display: grid; gap: 0.5rem;";
+  levels.replaceChildren(...result.path.map((prefix, level) => levelRow(prefix, result.path_confidence[level], level, result.depth)));
+  const ranked = document.createElement("h3");
+  ranked.textContent = "Most probable full paths";
+  block.append(heading, levels, ranked);
+  return block;
+}
+
+function reviewText(result) {
+  if (!result.path) return "Needs review: the confidence is below the model's review threshold";
+  if (result.depth === 0) return "Needs review: not even the top level is confident enough";
+  return `Needs review: confident down to level ${result.depth} of ${result.path.length}; backed off below it`;
+}
+
 function showResult(result) {
   const review = $("review");
   if (result.category === null) {
     review.textContent = "No category: " + result.reason;
     review.className = "badge review";
   } else if (result.needs_review) {
-    review.textContent = "Needs review: the confidence is below the model's review threshold";
+    review.textContent = reviewText(result);
     review.className = "badge review";
   } else {
     review.textContent = "Automatic: confident enough to skip review";
     review.className = "badge auto";
   }
+  const previous = $("path");
+  if (previous) previous.remove();
+  if (result.path && result.path.length) $("categories").before(pathBlock(result));
   $("categories").replaceChildren(...result.top_k.map((score, i) => categoryRow(score, i === 0)));
   $("result").hidden = false;
 }

@@ -1,0 +1,404 @@
+"""Side-by-side benchmark of every prodcat model family and two peers (fastText, TF-IDF + SVM).
+
+For each dataset (see ``datasets.py``) one leakage-free split is made, and every model is trained on
+its training part, calibrated / early-stopped on its validation part and scored on its test set(s):
+weighted F1, macro F1, accuracy, training seconds, prediction throughput (a batch of 1,000 texts and
+single texts), peak memory while predicting and model size on disk. Prediction is measured in a
+fresh Python process that loads the saved model, so memory and load time are those a user would see.
+
+    python benchmarks/models.py                      # everything (under an hour on 2 cores)
+    python benchmarks/models.py --quick              # small caps, for development
+    python benchmarks/models.py --datasets ecommerce --families linear --peers tfidf-svm
+
+Writes ``models.json`` (every number and the machine) and ``models.md`` (tables for BENCHMARKS.md)
+into ``--out`` (default ``benchmarks/results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = Path(__file__).resolve().parent
+BATCH_SIZE = 1000
+SINGLE_BUDGET_S = 30.0  # single calls stop early past this, so one slow model cannot take the hour
+SEED = 42
+LIBRARIES = ("prodcat", "numpy", "scipy", "scikit-learn", "tensorflow", "tensorflow-cpu", "keras", "fasttext-wheel", "pandas")
+
+
+@dataclass
+class Settings:
+    """How much to run: the full benchmark, or ``quick`` caps for development and the smoke test."""
+
+    quick: bool = False
+    max_rows: int | None = None
+    throughput_runs: int = 5
+    single_calls: int = 200
+    family_params: dict = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, quick: bool) -> "Settings":
+        if not quick:
+            return cls()
+        return cls(
+            quick=True,
+            max_rows=1900,  # about 1,500 training rows after the split
+            throughput_runs=1,
+            single_calls=20,
+            family_params={"lstm": {"epochs": 2}, "ensemble": {"member_params": {"lstm": {"epochs": 2}}}},
+        )
+
+
+# -- measuring prediction in a fresh process ---------------------------------------------------------
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. ``VmHWM`` where Linux has it: ``ru_maxrss`` of a child
+    starts at its parent's resident size at fork, so it would count the benchmark's own memory."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _load_for_prediction(kind: str, name: str, path: Path):
+    """The loaded model and its ``(texts) -> scores`` function."""
+    if kind == "prodcat":
+        import prodcat
+
+        model = prodcat.load(path)
+        return model, model.predict_proba
+    from peers import load_peer
+
+    model = load_peer(name, path)
+    return model, model.scores
+
+
+def measure_worker(spec_path: Path) -> None:
+    """Run inside the fresh process: load, warm up, time batch and single predictions, record memory."""
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    texts = spec["texts"]
+    batch = [texts[i % len(texts)] for i in range(BATCH_SIZE)]
+    start = time.perf_counter()
+    _, predict = _load_for_prediction(spec["kind"], spec["name"], Path(spec["path"]))
+    load_seconds = time.perf_counter() - start
+    rss_after_load = _peak_rss_mb()
+    predict(batch[:10])  # warm-up: graph tracing, lazy imports
+    batch_seconds = []
+    for _ in range(spec["runs"]):
+        start = time.perf_counter()
+        predict(batch)
+        batch_seconds.append(time.perf_counter() - start)
+    single_seconds = []
+    for i in range(spec["single_calls"]):
+        start = time.perf_counter()
+        predict([texts[i % len(texts)]])
+        single_seconds.append(time.perf_counter() - start)
+        if sum(single_seconds) > SINGLE_BUDGET_S and len(single_seconds) >= 5:
+            break
+    batch_median, single_median = statistics.median(batch_seconds), statistics.median(single_seconds)
+    result = {
+        "load_seconds": load_seconds,
+        "batch_size": BATCH_SIZE,
+        "batch_runs": spec["runs"],
+        "batch_seconds_median": batch_median,
+        "batch_items_per_s": BATCH_SIZE / batch_median,
+        "single_calls": len(single_seconds),
+        "single_latency_ms_median": single_median * 1000,
+        "single_latency_ms_mean": statistics.fmean(single_seconds) * 1000,
+        "single_latency_ms_p95": sorted(single_seconds)[int(0.95 * (len(single_seconds) - 1))] * 1000,
+        "single_items_per_s": 1 / single_median,
+        "peak_rss_after_load_mb": rss_after_load,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
+
+
+def measure_prediction(kind: str, name: str, path: Path, texts: list[str], settings: Settings) -> dict:
+    """Prediction speed and memory of the model saved at ``path``, measured in a new process."""
+    with tempfile.TemporaryDirectory(prefix="prodcat-bench-measure-") as scratch:
+        spec_path, result_path = Path(scratch) / "spec.json", Path(scratch) / "result.json"
+        spec = {"kind": kind, "name": name, "path": str(path), "texts": texts, "runs": settings.throughput_runs,
+                "single_calls": settings.single_calls, "result": str(result_path)}
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--measure-worker", str(spec_path)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"the prediction measurement of {name} failed:\n{done.stderr.strip()[-2000:]}")
+        return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+# -- scoring -----------------------------------------------------------------------------------------
+def score(known_labels: list[str], true: list[str], predicted: list[str]) -> dict:
+    """Scored exactly as ``prodcat.evaluate`` scores, so peers and prodcat are compared alike."""
+    from prodcat.evaluation import scores
+
+    return scores(true, predicted)
+
+
+# -- one model on one dataset ------------------------------------------------------------------------
+def bench_family(family: str, dataset, settings: Settings) -> dict:
+    """Train, evaluate and measure the prodcat family ``family`` on ``dataset``."""
+    import prodcat
+    from prodcat.models.registry import family_class
+
+    entry = {"model": f"prodcat-{family}", "kind": "prodcat", "family": family}
+    try:
+        family_class(family)
+    except (ImportError, AttributeError, prodcat.ModelError) as exc:
+        _say(f"  prodcat family {family!r} cannot be imported ({type(exc).__name__}: {exc}); skipped")
+        return {**entry, "status": "skipped", "error": f"{type(exc).__name__}: {exc}"}
+    params = settings.family_params.get(family, {})
+    categorizer = prodcat.Categorizer(family, params=params, seed=SEED)
+    start = time.perf_counter()
+    categorizer.fit(dataset.train.texts, dataset.train.labels,
+                    validation=(dataset.validation.texts, dataset.validation.labels), verbose=0, log_dir=None)
+    entry["train_seconds"] = time.perf_counter() - start
+    entry["params"] = categorizer.params
+    if categorizer.history_ and "loss" in categorizer.history_:
+        entry["epochs_run"] = len(categorizer.history_["loss"])
+    entry["tests"] = {}
+    for test_name, rows in dataset.tests.items():
+        metrics = prodcat.evaluate(categorizer, rows.texts, rows.labels)
+        entry["tests"][test_name] = {key: metrics[key] for key in ("rows", "weighted_f1", "macro_f1", "accuracy")}
+    with tempfile.TemporaryDirectory(prefix="prodcat-bench-model-") as scratch:
+        path = categorizer.save(Path(scratch) / "model")
+        entry["size_bytes"] = directory_bytes(path)
+        entry["prediction"] = measure_prediction("prodcat", family, path, _sample_texts(dataset), settings)
+    return {**entry, "status": "ok"}
+
+
+def bench_peer(name: str, dataset, settings: Settings) -> dict:
+    """Train, evaluate and measure the peer ``name`` on ``dataset``."""
+    from peers import make_peer
+
+    entry = {"model": name, "kind": "peer"}
+    try:
+        peer = make_peer(name)
+        start = time.perf_counter()
+        peer.fit(dataset.train.texts, dataset.train.labels)
+    except ImportError as exc:
+        _say(f"  peer {name!r} cannot be imported ({exc}); skipped")
+        return {**entry, "status": "skipped", "error": f"{type(exc).__name__}: {exc}"}
+    entry["train_seconds"] = time.perf_counter() - start
+    entry["settings"] = getattr(peer, "settings", {"ngram_range": [1, 2], "sublinear_tf": True, "C": 1.0})
+    entry["tests"] = {
+        test_name: score(peer.labels_, rows.labels, peer.predict(rows.texts)) for test_name, rows in dataset.tests.items()
+    }
+    with tempfile.TemporaryDirectory(prefix="prodcat-bench-peer-") as scratch:
+        peer.save(Path(scratch))
+        entry["size_bytes"] = directory_bytes(Path(scratch))
+        entry["prediction"] = measure_prediction("peer", name, Path(scratch), _sample_texts(dataset), settings)
+    return {**entry, "status": "ok"}
+
+
+def _sample_texts(dataset) -> list[str]:
+    """The texts prediction is timed on: the first test set's, at most a batch of them."""
+    return next(iter(dataset.tests.values())).texts[:BATCH_SIZE]
+
+
+def _guarded(run, label: str, *args) -> dict:
+    """Run one benchmark; a failure is recorded (and printed) instead of ending the whole run."""
+    start = time.perf_counter()
+    try:
+        entry = run(*args)
+    except Exception as exc:  # noqa: BLE001 - one broken model must not lose an hour of results
+        traceback.print_exc()
+        _say(f"  {label} FAILED: {type(exc).__name__}: {exc}")
+        return {"model": label, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    if entry["status"] == "ok":
+        best = next(iter(entry["tests"].values()))
+        _say(f"  {entry['model']}: weighted F1 {best['weighted_f1']:.3f}, trained in {entry['train_seconds']:.1f} s "
+             f"({time.perf_counter() - start:.0f} s with evaluation and measurement)")
+    return entry
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- the whole run -----------------------------------------------------------------------------------
+def machine_info() -> dict:
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    cpu_model = None
+    if Path("/proc/cpuinfo").exists():
+        lines = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+        cpu_model = lines[0].split(":", 1)[1].strip() if lines else None
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "libraries": versions,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_benchmark(dataset_names: list[str], families: list[str], peer_names: list[str], settings: Settings,
+                  data_dir: Path | None = None) -> dict:
+    """Every model on every dataset; returns the results as JSON-ready data."""
+    from datasets import DATA_DIR, load_dataset
+
+    started = time.perf_counter()
+    results = {"datasets": {}}
+    for name in dataset_names:
+        _say(f"[{name}] reading and splitting")
+        dataset_start = time.perf_counter()
+        dataset = load_dataset(name, data_dir or DATA_DIR, max_rows=settings.max_rows)
+        models = [_guarded(bench_family, f"prodcat-{family}", family, dataset, settings) for family in families]
+        models += [_guarded(bench_peer, peer, peer, dataset, settings) for peer in peer_names]
+        results["datasets"][name] = {
+            "data": dataset.describe(),
+            "test_sets": list(dataset.tests),
+            "models": models,
+            "seconds": time.perf_counter() - dataset_start,
+        }
+    results["total_seconds"] = time.perf_counter() - started
+    return results
+
+
+# -- writing the results -----------------------------------------------------------------------------
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _cell(value, digits: int) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown(results: dict) -> str:
+    """The BENCHMARKS.md section: the command, the machine, and one table per dataset and test set."""
+    machine, settings = results["machine"], results["settings"]
+    lines = [
+        "## Model families side by side" + (" (quick run: capped rows, not for citing)" if settings["quick"] else ""),
+        "",
+        f"Command: `{results['command']}`",
+        "",
+        f"Machine: {machine['cpu_model'] or machine['machine']}, {machine['cpus_usable']} usable CPUs, "
+        f"{machine['memory_gb']} GB, {machine['platform']}, Python {machine['python']}; {machine['date']}. "
+        "Libraries: " + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()) + ".",
+        "",
+        "Weighted and macro F1 and accuracy on the test set; training time includes calibration; prediction "
+        f"is timed in a fresh process that loads the saved model: a batch of {BATCH_SIZE:,} texts (median of "
+        f"{settings['throughput_runs']}) and single texts (median of {settings['single_calls']} calls, fewer for a "
+        f"model whose calls pass {SINGLE_BUDGET_S:.0f} s in all); peak RSS "
+        "is that process's maximum resident memory, imports and model included. Best weighted F1 in bold.",
+        "",
+    ]
+    for name, data in results["datasets"].items():
+        for test_name in data["test_sets"]:
+            lines += _table(name, test_name, data)
+    lines += [f"Total time: {results['total_seconds'] / 60:.1f} min.", ""]
+    return "\n".join(lines)
+
+
+def _table(name: str, test_name: str, data: dict) -> list[str]:
+    info = data["data"]
+    rows_note = f"{info['train_rows']:,} training, {info['validation_rows']:,} validation, {info['test_rows'][test_name]:,} test rows, {info['train_labels']} labels"
+    lines = [f"### {test_name}", "", f"{rows_note}.", "",
+             "| model | weighted F1 | macro F1 | accuracy | training s | batch items/s | single items/s | peak RSS MB | size MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    scored = [m for m in data["models"] if m["status"] == "ok"]
+    best = max((round(m["tests"][test_name]["weighted_f1"], 3) for m in scored), default=None)
+    for model in data["models"]:
+        if model["status"] != "ok":
+            lines.append(f"| {model['model']} | {model['status']}: {model['error'][:80]} | | | | | | | |")
+            continue
+        test, prediction = model["tests"][test_name], model["prediction"]
+        f1 = _cell(test["weighted_f1"], 3)
+        lines.append(
+            f"| {model['model']} | {f'**{f1}**' if round(test['weighted_f1'], 3) == best else f1} | {_cell(test['macro_f1'], 3)} "
+            f"| {_cell(test['accuracy'], 3)} | {_cell(model['train_seconds'], 1)} | {_cell(prediction['batch_items_per_s'], 0)} "
+            f"| {_cell(prediction['single_items_per_s'], 0)} | {_cell(prediction['peak_rss_mb'], 0)} | {_cell(model['size_bytes'] / 1e6, 1)} |"
+        )
+    return lines + [""]
+
+
+# -- command line ------------------------------------------------------------------------------------
+def _comma_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip() and part.strip() != "none"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from datasets import DATASETS
+    from peers import PEERS
+
+    from prodcat.models.registry import FAMILIES
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small row caps, LSTM epochs 2, one throughput run")
+    parser.add_argument("--datasets", type=_comma_list, default=list(DATASETS), help=f"comma list of {', '.join(DATASETS)}")
+    parser.add_argument("--families", type=_comma_list, default=list(FAMILIES), help=f"comma list of prodcat families ({', '.join(FAMILIES)}); 'none' for none")
+    parser.add_argument("--peers", type=_comma_list, default=list(PEERS), help=f"comma list of {', '.join(PEERS)}; 'none' for none")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for models.json and models.md")
+    parser.add_argument("--data-dir", type=Path, default=None, help="the shared data directory (default ../shared/data)")
+    parser.add_argument("--measure-worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for option, chosen, known in (("--datasets", args.datasets, DATASETS), ("--families", args.families, FAMILIES), ("--peers", args.peers, PEERS)):
+        unknown = [c for c in chosen if c not in known]
+        if unknown:
+            parser.error(f"{option}: unknown {', '.join(unknown)}; use a comma list of {', '.join(known)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.measure_worker:
+        measure_worker(args.measure_worker)
+        return 0
+    settings = Settings.make(args.quick)
+    results = {
+        "command": "python benchmarks/models.py" + "".join(f" {shlex.quote(a)}" for a in argv),
+        "machine": machine_info(),
+        "settings": {"quick": settings.quick, "max_rows_per_file": settings.max_rows, "throughput_runs": settings.throughput_runs,
+                     "single_calls": settings.single_calls, "batch_size": BATCH_SIZE, "family_params": settings.family_params, "seed": SEED},
+        **run_benchmark(args.datasets, args.families, args.peers, settings, args.data_dir),
+    }
+    write_atomically(args.out / "models.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    write_atomically(args.out / "models.md", markdown(results))
+    _say(f"wrote {args.out / 'models.json'} and {args.out / 'models.md'} in {results['total_seconds'] / 60:.1f} min")
+    failed = [f"{name}/{m['model']}" for name, d in results["datasets"].items() for m in d["models"] if m["status"] == "failed"]
+    if failed:
+        _say(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

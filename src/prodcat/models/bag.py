@@ -1,0 +1,62 @@
+"""A bag of word and word-bigram embeddings, averaged (the fastText architecture), in Keras.
+
+The fastest family: tokenizing, n-grams and the vocabulary lookup run inside TensorFlow's own
+string kernels, and the network is one embedding average and one softmax layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prodcat.models.keras_family import KerasFamily
+
+
+class BagModel(KerasFamily):
+    """Averaged embeddings of the words and ``ngrams``-grams in the first ``max_chars`` characters."""
+
+    name = "bag"
+
+    def __init__(
+        self,
+        *,
+        max_tokens: int = 200_000,
+        ngrams: int = 2,
+        max_chars: int | None = 500,
+        sequence_length: int = 200,
+        embedding_dim: int = 64,
+        dropout: float = 0.2,
+        epochs: int = 15,
+        batch_size: int = 32,
+        learning_rate: float = 5e-3,
+        patience: int = 2,
+    ):
+        self.params = {
+            "max_tokens": max_tokens,
+            "ngrams": ngrams,
+            "max_chars": max_chars,
+            "sequence_length": sequence_length,
+            "embedding_dim": embedding_dim,
+            "dropout": dropout,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "patience": patience,
+        }
+
+    def _build(self, keras, texts: list[str], n_labels: int):
+        p = self.params
+        vectorize = keras.layers.TextVectorization(
+            max_tokens=p["max_tokens"],
+            ngrams=p["ngrams"],
+            output_sequence_length=p["sequence_length"],
+            standardize="lower_and_strip_punctuation",
+            name="vectorize",
+        )
+        vectorize.adapt(np.asarray(texts, dtype=object))
+        inputs = keras.Input(shape=(1,), dtype="string", name="text")
+        x = vectorize(inputs)
+        x = keras.layers.Embedding(vectorize.vocabulary_size(), p["embedding_dim"], mask_zero=True, name="embed")(x)
+        x = keras.layers.GlobalAveragePooling1D(name="average")(x)
+        x = keras.layers.Dropout(p["dropout"], name="dropout")(x)
+        outputs = keras.layers.Dense(n_labels, activation="softmax", name="probabilities")(x)
+        return keras.Model(inputs, outputs, name="prodcat_bag")

@@ -1,0 +1,116 @@
+"""What every Keras model family shares: lazy import, training with early stopping and TensorBoard,
+fast inference through one traced graph, and saving as a native ``.keras`` file loaded in safe mode.
+
+A family only says how to build its network (``_build``). The network takes raw strings: its
+``TextVectorization`` layer carries the vocabulary, so no tokenizer file can drift from the weights.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from prodcat.errors import DependencyError
+from prodcat.models.base import FitData, ModelFamily
+
+MODEL_FILE = "model.keras"
+
+
+def import_keras():
+    """Keras on TensorFlow, or a one-line fix-it error when they are not installed."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    try:
+        import keras
+        import tensorflow  # noqa: F401  (the backend must be importable too)
+    except ImportError:
+        raise DependencyError("this model family needs TensorFlow and Keras; install them with: pip install 'prodcat[lstm]'") from None
+    return keras
+
+
+class KerasFamily(ModelFamily):
+    """Subclasses set ``self.params`` (with ``epochs``, ``batch_size``, ``learning_rate``,
+    ``patience`` and optionally ``max_chars``) and implement ``_build(keras, texts, n_labels)``."""
+
+    def _build(self, keras, texts: list[str], n_labels: int):
+        raise NotImplementedError
+
+    def _compile(self, keras, model):
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.params["learning_rate"]),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+    def _cut(self, texts: list[str]) -> list[str]:
+        limit = self.params.get("max_chars")
+        return [t[:limit] for t in texts] if limit else list(texts)
+
+    def fit(self, data: FitData) -> "KerasFamily":
+        keras = import_keras()
+        keras.utils.set_random_seed(data.seed)
+        p = self.params
+        texts = self._cut(data.texts)
+        self.model_ = self._compile(keras, self._build(keras, texts, data.n_labels))
+        callbacks = list(data.extra.get("callbacks", []))
+        validation = None
+        if data.validation_texts is not None and len(data.validation_texts):
+            validation = _dataset(self._cut(data.validation_texts), data.validation_y, p["batch_size"])
+            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=p["patience"], restore_best_weights=True))
+        if data.log_dir:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=data.log_dir))
+        result = self.model_.fit(
+            _dataset(texts, data.y, p["batch_size"], shuffle_seed=data.seed),
+            validation_data=validation,
+            epochs=p["epochs"],
+            shuffle=False,  # the dataset is already shuffled, seeded
+            class_weight=data.class_weight,
+            callbacks=callbacks,
+            verbose=data.verbose,
+        )
+        self.history = {key: [float(v) for v in values] for key, values in result.history.items()}
+        return self
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        import tensorflow as tf
+
+        if getattr(self, "_infer", None) is None:  # one traced graph: calling the model eagerly runs op by op
+            model = self.model_
+
+            def infer(batch):
+                return model(batch, training=False)
+
+            self._infer = tf.function(infer, input_signature=[tf.TensorSpec([None, 1], tf.string)], reduce_retracing=True)
+        texts = self._cut(texts)
+        batches = [texts[i : i + 1024] for i in range(0, len(texts), 1024)]
+        probabilities = np.concatenate([self._infer(tf.constant(_strings(batch))).numpy() for batch in batches])
+        return np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))
+
+    def save(self, directory: Path) -> None:
+        keras = import_keras()
+        # A fresh, uncompiled view of the same layers: the file carries no optimizer state.
+        inference = keras.Model(self.model_.inputs, self.model_.outputs, name=self.model_.name)
+        inference.save(directory / MODEL_FILE)
+
+    @classmethod
+    def load(cls, directory: Path, params: dict) -> "KerasFamily":
+        keras = import_keras()
+        model = cls(**params)
+        model.model_ = keras.models.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
+        return model
+
+
+def _strings(texts: list[str]) -> np.ndarray:
+    return np.asarray(texts, dtype=object).reshape(-1, 1)
+
+
+def _dataset(texts: list[str], y: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((tf.constant(_strings(texts)), y))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(texts), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
