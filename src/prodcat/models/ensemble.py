@@ -27,7 +27,7 @@ class EnsembleModel(ModelFamily):
     def __init__(
         self,
         *,
-        members: tuple[str, ...] = ("lstm", "linear"),
+        members: tuple[str, ...] = ("bag", "linear"),
         member_params: dict | None = None,
         weights: list[float] | None = None,
         temperatures: list[float] | None = None,
