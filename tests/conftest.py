@@ -65,3 +65,13 @@ def bag_model_dir(small_catalog_file, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models") / "bag"
     train(small_catalog_file, out=out, family="bag", params=TINY_BAG, log_dir=None, verbose=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def ensemble_model_dir(small_catalog_file, tmp_path_factory) -> Path:
+    from prodcat.training import train
+
+    out = tmp_path_factory.mktemp("models") / "ensemble"
+    params = {"members": ["bag", "linear"], "member_params": {"bag": TINY_BAG, "linear": TINY_LINEAR}}
+    train(small_catalog_file, out=out, family="ensemble", params=params, log_dir=None, verbose=0)
+    return out

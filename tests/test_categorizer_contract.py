@@ -12,7 +12,7 @@ from prodcat.errors import DataError, ModelError, NotFittedError
 
 from conftest import SAMPLE, TINY_LINEAR
 
-FAMILIES = ("bag", "linear", "lstm")
+FAMILIES = ("bag", "ensemble", "linear", "lstm")
 
 
 @pytest.fixture(params=FAMILIES)
@@ -99,3 +99,11 @@ def test_same_seed_same_data_same_model(small_catalog_file, tmp_path):
     second = train(small_catalog_file, family="linear", params=TINY_LINEAR, log_dir=None, verbose=0)
     assert first.split.test.tolist() == second.split.test.tolist()
     assert first.metrics["weighted_f1"] == pytest.approx(second.metrics["weighted_f1"], abs=1e-9)
+
+
+def test_ensemble_weights_are_chosen_on_validation_and_stored(ensemble_model_dir):
+    manifest = json.loads((ensemble_model_dir / "prodcat.json").read_text())
+    weights = manifest["params"]["weights"]
+    assert len(weights) == 2 and sum(weights) == pytest.approx(1.0)
+    assert all(t > 0 for t in manifest["params"]["temperatures"])
+    assert {p.name for p in ensemble_model_dir.iterdir() if p.is_dir()} >= {"bag", "linear"}
