@@ -63,8 +63,14 @@ def markdown(metrics: dict, context: dict) -> str:
     if metrics.get("hierarchy"):
         lines += per_level_lines(metrics["hierarchy"])
     lines += ["", "## Confidence", ""]
+    fitted = context.get("calibration") or {}
+    if fitted.get("temperature"):
+        lines.append(
+            f"- Calibration: {fitted['method']} (temperature {fitted['temperature']:.3f}); expected calibration error on the "
+            f"validation rows {fitted['validation_ece_before']:.4f} before, {fitted['validation_ece_after']:.4f} after"
+        )
     ece = metrics["calibration"]["ece"]
-    lines.append(f"- Expected calibration error: {ece:.4f}" if ece is not None else "- Expected calibration error: n/a")
+    lines.append(f"- Expected calibration error on these rows: {ece:.4f}" if ece is not None else "- Expected calibration error on these rows: n/a")
     review = metrics.get("review")
     if review:
         precision = "n/a" if review["precision"] is None else f"{review['precision']:.4f}"

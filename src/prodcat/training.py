@@ -144,6 +144,7 @@ def report_context(categorizer: Categorizer, evaluated_on: str, split: dict | No
         "split": split,
         "skipped": skipped or {},
         "has_history": bool(categorizer.history_),
+        "calibration": categorizer.calibration_,
     }
 
 
