@@ -107,3 +107,19 @@ def test_ensemble_weights_are_chosen_on_validation_and_stored(ensemble_model_dir
     assert len(weights) == 2 and sum(weights) == pytest.approx(1.0)
     assert all(t > 0 for t in manifest["params"]["temperatures"])
     assert {p.name for p in ensemble_model_dir.iterdir() if p.is_dir()} >= {"bag", "linear"}
+
+
+@pytest.mark.parametrize("family", ["bag", "lstm"])
+def test_texts_that_normalize_to_nothing_do_not_break_training(family, small_catalog_file):
+    from conftest import TINY_BAG, TINY_LSTM
+
+    import prodcat
+
+    catalog = prodcat.read_catalog(small_catalog_file)
+    texts = catalog.texts[:400] + ["the", "!!!", "a an of"] * 5  # stop words and punctuation only
+    labels = catalog.labels[:400] + [catalog.labels[0]] * 15
+    params = {"bag": TINY_BAG, "lstm": TINY_LSTM}[family]
+    categorizer = Categorizer(family, params=params).fit(texts, labels, validation=(texts[:100], labels[:100]), verbose=0)
+    probs = categorizer.predict_proba(catalog.texts[400:500] + ["the"])
+    assert np.isfinite(probs).all()
+    assert np.mean(categorizer.predict(catalog.texts[:400]) == np.asarray(catalog.labels[:400])) > 0.5

@@ -10,6 +10,8 @@ import numpy as np
 
 from prodcat.models.keras_family import KerasFamily
 
+START_TOKEN = "xxstart"
+
 
 class BagModel(KerasFamily):
     """Averaged embeddings of the words and ``ngrams``-grams in the first ``max_chars`` characters."""
@@ -42,6 +44,10 @@ class BagModel(KerasFamily):
             "learning_rate": learning_rate,
             "patience": patience,
         }
+
+    def _cut(self, texts: list[str]) -> list[str]:
+        # Every text starts with one fixed token, so no row is all padding (its average would be 0 / 0).
+        return [f"{START_TOKEN} {text}" for text in super()._cut(texts)]
 
     def _build(self, keras, texts: list[str], n_labels: int):
         p = self.params

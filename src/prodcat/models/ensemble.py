@@ -93,4 +93,4 @@ def _best_weights(member_log_probs: list[np.ndarray], y: np.ndarray) -> list[flo
         loss = -mixed[rows, y].mean()
         if loss < best_loss:
             best, best_loss = [float(w) for w in weights], loss
-    return best
+    return best or [1.0 / len(member_log_probs)] * len(member_log_probs)
