@@ -39,39 +39,31 @@ def small_catalog_file(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def linear_model_dir(small_catalog_file, tmp_path_factory) -> Path:
+def _trained(tmp_path_factory, catalog: Path, family: str, params: dict, log_dir: bool = False) -> Path:
     from prodcat.training import train
 
-    out = tmp_path_factory.mktemp("models") / "linear"
-    train(small_catalog_file, out=out, family="linear", params=TINY_LINEAR, log_dir=None, verbose=0)
+    out = tmp_path_factory.mktemp("models") / family
+    logs = tmp_path_factory.mktemp("logs") if log_dir else None
+    train(catalog, out=out, family=family, params=params, log_dir=logs, verbose=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def linear_model_dir(small_catalog_file, tmp_path_factory) -> Path:
+    return _trained(tmp_path_factory, small_catalog_file, "linear", TINY_LINEAR)
 
 
 @pytest.fixture(scope="session")
 def lstm_model_dir(small_catalog_file, tmp_path_factory) -> Path:
-    from prodcat.training import train
-
-    out = tmp_path_factory.mktemp("models") / "lstm"
-    logs = tmp_path_factory.mktemp("logs")
-    train(small_catalog_file, out=out, family="lstm", params=TINY_LSTM, log_dir=logs, verbose=0)
-    return out
+    return _trained(tmp_path_factory, small_catalog_file, "lstm", TINY_LSTM, log_dir=True)
 
 
 @pytest.fixture(scope="session")
 def bag_model_dir(small_catalog_file, tmp_path_factory) -> Path:
-    from prodcat.training import train
-
-    out = tmp_path_factory.mktemp("models") / "bag"
-    train(small_catalog_file, out=out, family="bag", params=TINY_BAG, log_dir=None, verbose=0)
-    return out
+    return _trained(tmp_path_factory, small_catalog_file, "bag", TINY_BAG)
 
 
 @pytest.fixture(scope="session")
 def ensemble_model_dir(small_catalog_file, tmp_path_factory) -> Path:
-    from prodcat.training import train
-
-    out = tmp_path_factory.mktemp("models") / "ensemble"
     params = {"members": ["bag", "linear"], "member_params": {"bag": TINY_BAG, "linear": TINY_LINEAR}}
-    train(small_catalog_file, out=out, family="ensemble", params=params, log_dir=None, verbose=0)
-    return out
+    return _trained(tmp_path_factory, small_catalog_file, "ensemble", params)
