@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+from itertools import islice
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,7 @@ def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int])
     names = {c.lower() for c in wanted if isinstance(c, str)}
     try:
         with open(path, encoding=encoding, newline="") as handle:
-            rows = list(_take(csv.reader(handle, delimiter="\t" if fmt == "tsv" else ","), 1000))
+            rows = list(islice(csv.reader(handle, delimiter="\t" if fmt == "tsv" else ","), 1000))
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, encoding, exc) from None
     if not rows:
@@ -181,13 +182,6 @@ def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int])
         return False
     repeated = any(row[i] == name for row in rows[1:] for i, name in enumerate(first) if i < len(row))
     return not repeated
-
-
-def _take(iterator, n):
-    for i, item in enumerate(iterator):
-        if i >= n:
-            return
-        yield item
 
 
 def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
