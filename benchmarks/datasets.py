@@ -9,6 +9,8 @@ Every dataset is read with ``prodcat.read_catalog``, cleaned with ``prodcat.trai
 * ``mwpd-lvl1/2/3``: the challenge's ``validation.jsonl`` is the test set. ``train.jsonl`` is split
   80/10/10 and its test part is merged back into training (90/10 train/validation): the validation
   part is still group-disjoint from both, so early stopping and calibration see unseen products.
+  The text is every field of a web offer, one per line: name, the shop's category text, URL and
+  description (the challenge gives all four, and its participants used them).
 * ``bigbasket-category/sub_category/type``: 80/10/10 of ``bigbasket_products.csv``, title only.
 
 Texts stay raw here: prodcat normalizes inside its models, and the peers get the same raw text.
@@ -29,6 +31,7 @@ from prodcat.data.text import duplicate_key
 from prodcat.training import clean_rows
 
 SEED = 42
+MWPD_TEXT_COLUMNS = "Name,CategoryText,URL,Description"
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -118,7 +121,7 @@ def ecommerce(data_dir: Path, max_rows: int | None = None) -> BenchmarkDataset:
 def mwpd(level: str, data_dir: Path, max_rows: int | None = None) -> BenchmarkDataset:
     name = f"mwpd-{level}"
     train_path, test_path = data_dir / "mwpd2020" / "train.jsonl", data_dir / "mwpd2020" / "validation.jsonl"
-    reading = {"text_cols": "Name,Description", "label_cols": level}
+    reading = {"text_cols": MWPD_TEXT_COLUMNS, "label_cols": level}
     rows, skipped = _clean(train_path, max_rows, **reading)
     parts = split_catalog(rows.texts, rows.labels, strategy="grouped", seed=SEED)
     train = rows.take(np.sort(np.concatenate([parts.train, parts.test])))

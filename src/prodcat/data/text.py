@@ -10,7 +10,7 @@ import unicodedata
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-NORMALIZATION_VERSION = "prodcat-text-1"
+NORMALIZATION_VERSION = "prodcat-text-2"
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _HAS_DIGIT = re.compile(r"\d")
@@ -30,8 +30,13 @@ def tokenize(text: str) -> list[str]:
 
 
 def normalize_text(text: str) -> str:
-    """The form every model sees: lowercase words, no punctuation, no English stop words."""
-    return " ".join(token for token in tokenize(text) if token not in _STOP_WORDS)
+    """The form every model sees: lowercase words, no punctuation, no English stop words.
+
+    Lines stay apart (empty ones dropped): a catalog's text columns are joined one per line, so the
+    first line is the title, which a model may weigh on its own.
+    """
+    lines = (" ".join(token for token in tokenize(line) if token not in _STOP_WORDS) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def duplicate_key(text: str) -> str:

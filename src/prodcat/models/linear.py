@@ -21,9 +21,16 @@ _VOCABULARY = "vocabulary.json"
 
 
 class LinearModel(ModelFamily):
-    """TF-IDF word n-grams (``word_ngrams``) and character n-grams within words (``char_ngrams``;
-    ``(0, 0)`` turns them off) of the first ``max_chars`` characters (title first, so the title and the
-    start of the description), weighted by a linear SVM with regularization strength ``C``."""
+    """TF-IDF word n-grams (``word_ngrams``) and character n-grams (``char_ngrams``; ``(0, 0)`` turns
+    them off) of the first ``max_chars`` characters (title first, so the title and the start of the
+    description), weighted by a linear SVM with regularization strength ``C``.
+
+    ``char_analyzer="char_wb"`` keeps character n-grams within words, ``"char"`` lets them span words.
+    With ``title_features``, texts of several lines (title, description and other columns, one per
+    line) also get the same n-grams of their first line on their own, so a word in the title counts
+    more than the same word in a description. They are used only when the training texts have such
+    lines; the model records whether it used them.
+    """
 
     name = "linear"
 
@@ -32,6 +39,8 @@ class LinearModel(ModelFamily):
         *,
         word_ngrams: tuple[int, int] = (1, 2),
         char_ngrams: tuple[int, int] = (3, 5),
+        char_analyzer: str = "char_wb",
+        title_features: bool = True,
         max_chars: int | None = 500,
         min_df: int = 2,
         max_features: int | None = 400_000,
@@ -40,19 +49,28 @@ class LinearModel(ModelFamily):
         self.params = {
             "word_ngrams": list(word_ngrams),
             "char_ngrams": list(char_ngrams),
+            "char_analyzer": char_analyzer,
+            "title_features": title_features,
             "max_chars": max_chars,
             "min_df": min_df,
             "max_features": max_features,
             "C": C,
         }
 
-    def _vectorizers(self, vocabularies: list[list[str]] | None = None) -> list[TfidfVectorizer]:
+    def _analyzers(self) -> list[tuple[str, tuple[int, int]]]:
         p = self.params
-        specs = [("word", tuple(p["word_ngrams"]))]
+        analyzers = [("word", tuple(p["word_ngrams"]))]
         if p["char_ngrams"][1] > 0:
-            specs.append(("char_wb", tuple(p["char_ngrams"])))
+            analyzers.append((p["char_analyzer"], tuple(p["char_ngrams"])))
+        return analyzers
+
+    def _vectorizers(self, vocabularies: list[list[str]] | None = None) -> list[TfidfVectorizer]:
+        """One vectorizer per analyzer over the whole text, then (with title features) one per analyzer
+        over the title line."""
+        p = self.params
+        analyzers = self._analyzers() * (2 if p["title_features"] else 1)
         vectorizers = []
-        for i, (analyzer, ngrams) in enumerate(specs):
+        for i, (analyzer, ngrams) in enumerate(analyzers):
             vocabulary = None if vocabularies is None else {term: j for j, term in enumerate(vocabularies[i])}
             vectorizers.append(
                 TfidfVectorizer(
@@ -69,18 +87,33 @@ class LinearModel(ModelFamily):
             )
         return vectorizers
 
-    def _cut(self, texts: list[str]) -> list[str]:
+    def _inputs(self, texts: list[str]) -> list[list[str]]:
+        """The texts each vectorizer reads: the first ``max_chars`` characters, then the title lines
+        ('' for a text of one line, which has no title apart from its description)."""
         limit = self.params["max_chars"]
-        return [t[:limit] for t in texts] if limit else texts
+        cut = [t[:limit] for t in texts] if limit else list(texts)
+        n = len(self._analyzers())
+        if not self.params["title_features"]:
+            return [cut] * n
+        titles = [t.split("\n", 1)[0] if "\n" in t else "" for t in texts]
+        return [cut] * n + [titles] * n
+
+    def _fit_features(self, texts: list[str]) -> sp.csr_matrix:
+        try:
+            self.vectorizers_ = self._vectorizers()
+            return sp.hstack([v.fit_transform(x) for v, x in zip(self.vectorizers_, self._inputs(texts))], format="csr")
+        except ValueError:  # an empty vocabulary: without title features when there are too few titles
+            if not self.params["title_features"]:
+                raise
+            self.params["title_features"] = False
+            return self._fit_features(texts)
 
     def _features(self, texts: list[str]) -> sp.csr_matrix:
-        texts = self._cut(texts)
-        return sp.hstack([v.transform(texts) for v in self.vectorizers_], format="csr")
+        inputs = self._inputs(texts)
+        return sp.hstack([v.transform(x) for v, x in zip(self.vectorizers_, inputs)], format="csr")
 
     def fit(self, data: FitData) -> "LinearModel":
-        self.vectorizers_ = self._vectorizers()
-        texts = self._cut(data.texts)
-        features = sp.hstack([v.fit_transform(texts) for v in self.vectorizers_], format="csr")
+        features = self._fit_features(data.texts)
         classifier = LinearSVC(C=self.params["C"], class_weight=data.class_weight, random_state=data.seed)
         classifier.fit(features, data.y)
         coef, intercept = classifier.coef_, classifier.intercept_
@@ -103,6 +136,9 @@ class LinearModel(ModelFamily):
     def load(cls, directory: Path, params: dict) -> "LinearModel":
         model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
         vocabularies = json.loads((directory / _VOCABULARY).read_text(encoding="utf-8"))
+        # The saved vocabularies say whether this model learned title features (settings shared by
+        # several models, such as a hierarchical model's levels, may not).
+        model.params["title_features"] = len(vocabularies) > len(model._analyzers())
         with np.load(directory / _ARRAYS, allow_pickle=False) as arrays:
             model.vectorizers_ = model._vectorizers(vocabularies)
             for i, vectorizer in enumerate(model.vectorizers_):
