@@ -82,7 +82,8 @@ def markdown(results: list[dict], command: str, flat: dict[str, list[dict]] | No
     lines = [f"Command: `{command}`", ""]
     for name in dict.fromkeys(r["dataset"] for r in results):
         rows = [r for r in results if r["dataset"] == name]
-        lines += [f"#### {name} (category tree, test rows: {rows[0]['data']['test_rows']})", "",
+        test_rows = sum(rows[0]["data"]["test_rows"].values())
+        lines += [f"#### {name} (category tree, {test_rows:,} test rows)", "",
                   "| model | lvl1 wF1 | lvl2 wF1 | lvl3 wF1 | **mean of levels** | hierarchical F1 | back-off coverage (precision) per level at 0.98 | train s |",
                   "|---|---:|---:|---:|---:|---:|---|---:|"]
         for r in rows:

@@ -15,6 +15,7 @@ from conftest import ROOT, SAMPLE
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import datasets as bench_datasets  # noqa: E402  (benchmarks/datasets.py)
+import hierarchy as bench_hierarchy  # noqa: E402  (benchmarks/hierarchy.py)
 import models as bench_models  # noqa: E402  (benchmarks/models.py)
 import peers as bench_peers  # noqa: E402  (benchmarks/peers.py)
 
@@ -97,6 +98,31 @@ def test_mwpd_validation_is_apart_and_test_is_the_validation_file():
     assert dataset.info["test_source"].endswith("validation.jsonl")
     assert len(dataset.tests["mwpd-lvl1"]) == 600
     assert len(dataset.train) > 4 * len(dataset.validation)  # the split's test part went to training
+    # every field of an offer, one per line: name first, description last
+    name, *_, description = dataset.tests["mwpd-lvl1"].texts[0].split("\n")
+    assert name.strip() and description.strip() and "http" in dataset.tests["mwpd-lvl1"].texts[0]
+
+
+def test_tree_table_lists_flat_models_that_ran_on_every_level(tmp_path):
+    levels = bench_hierarchy.FLAT_LEVELS["mwpd"]
+    scores = {"prodcat-linear": [0.9, 0.8, 0.7], "tfidf-svm": [0.8, 0.7, 0.6], "fasttext": [0.5, 0.4, None]}
+
+    def model(name, level, f1s):
+        if f1s[level] is None:
+            return {"model": name, "status": "failed: out of memory"}
+        return {"model": name, "status": "ok", "tests": {levels[level]: {"weighted_f1": f1s[level]}}}
+
+    datasets = {lv: {"models": [model(n, i, f1s) for n, f1s in scores.items()]} for i, lv in enumerate(levels)}
+    (tmp_path / "models.json").write_text(json.dumps({"datasets": datasets}))
+    flat = bench_hierarchy.flat_rows("mwpd", tmp_path)
+    assert flat == [{"model": "prodcat-linear", "levels": [0.9, 0.8, 0.7]}, {"model": "tfidf-svm", "levels": [0.8, 0.7, 0.6]}]
+    tree = {"dataset": "mwpd", "family": "linear", "train_seconds": 1.0, "data": {"test_rows": {"mwpd": 3000}},
+            "mean_level_weighted_f1": 0.85, "hierarchical_f1": 0.86,
+            "levels": [{"weighted_f1": 0.9, "review": {"coverage": 0.5, "precision": 0.99}}] * 3}
+    table = bench_hierarchy.markdown([tree], "python benchmarks/hierarchy.py", {"mwpd": flat})
+    assert "3,000 test rows" in table and "| **0.8500** |" in table
+    assert "| tfidf-svm, flat, one model per level | 0.8000 | 0.7000 | 0.6000 | 0.7000 |" in table
+    assert bench_hierarchy.flat_rows("mwpd", tmp_path / "missing") == []
 
 
 def test_a_family_that_cannot_be_imported_is_skipped(monkeypatch, small_rows):

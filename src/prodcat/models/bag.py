@@ -11,14 +11,15 @@ import numpy as np
 from prodcat.models.keras_family import KerasFamily
 
 START_TOKEN = "xxstart"
+MAX_SEQUENCE_LENGTH = 200
 
 
 class BagModel(KerasFamily):
     """Averaged embeddings of the words and ``ngrams``-grams in the first ``max_chars`` characters.
 
-    ``sequence_length`` caps the tokens (words and n-grams) per text; ``None`` keeps them all and pads
-    each batch only to its longest text, which makes short titles several times faster than a fixed
-    length (the padding is masked out of the average either way).
+    ``sequence_length`` caps the tokens (words and n-grams) per text. ``None`` sets it at fit to the
+    longest training text's count, at most ``MAX_SEQUENCE_LENGTH``: short titles then carry little
+    padding and predict several times faster (the padding is masked out of the average either way).
     """
 
     name = "bag"
@@ -56,6 +57,9 @@ class BagModel(KerasFamily):
 
     def _build(self, keras, texts: list[str], n_labels: int):
         p = self.params
+        if p["sequence_length"] is None:
+            longest = max((_token_count(t, p["ngrams"]) for t in texts), default=MAX_SEQUENCE_LENGTH)
+            p["sequence_length"] = max(1, min(longest, MAX_SEQUENCE_LENGTH))
         vectorize = keras.layers.TextVectorization(
             max_tokens=p["max_tokens"],
             ngrams=p["ngrams"],
@@ -71,3 +75,9 @@ class BagModel(KerasFamily):
         x = keras.layers.Dropout(p["dropout"], name="dropout")(x)
         outputs = keras.layers.Dense(n_labels, activation="softmax", name="probabilities")(x)
         return keras.Model(inputs, outputs, name="prodcat_bag")
+
+
+def _token_count(text: str, ngrams: int) -> int:
+    """Words and word n-grams (up to ``ngrams``) that the vectorizer makes of ``text``."""
+    words = len(text.split())
+    return sum(max(0, words - n + 1) for n in range(1, ngrams + 1))

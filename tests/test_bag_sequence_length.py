@@ -1,0 +1,29 @@
+"""The bag family sizes its sequences to the training texts, so short titles carry little padding."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+import prodcat
+from prodcat.categorizer import Categorizer
+from prodcat.data.text import normalize_text
+from prodcat.models.bag import MAX_SEQUENCE_LENGTH
+
+from conftest import BIGBASKET
+
+SMALL_BAG = {"epochs": 2, "max_tokens": 5_000, "embedding_dim": 8}
+
+
+def test_sequence_length_is_the_longest_training_title_and_is_saved(tmp_path):
+    catalog = prodcat.read_catalog(BIGBASKET, text_cols="product", label_cols="category")
+    texts, labels = catalog.texts[:400], catalog.labels[:400]
+    categorizer = Categorizer("bag", params=SMALL_BAG, seed=42).fit(texts, labels, verbose=0)
+    words = max(len(normalize_text(t).split()) for t in texts) + 1  # and the start token
+    expected = min(2 * words - 1, MAX_SEQUENCE_LENGTH)  # words and word bigrams
+    assert categorizer.model_.params["sequence_length"] == expected < 100
+    path = categorizer.save(tmp_path / "bag")
+    assert json.loads((path / "prodcat.json").read_text())["params"]["sequence_length"] == expected
+    longer = " ".join(texts[:20])  # longer than any training text: cut, not refused
+    np.testing.assert_allclose(Categorizer.load(path).predict_proba([longer, texts[0]]), categorizer.predict_proba([longer, texts[0]]), rtol=1e-5, atol=1e-6)
