@@ -1,4 +1,5 @@
-"""The bag family sizes its sequences to the training texts, so short titles carry little padding."""
+"""The bag family sizes its sequences to the training texts, so short titles carry little padding, and
+runs a few texts at a time in NumPy with the same results as TensorFlow."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from prodcat.categorizer import Categorizer
 from prodcat.data.text import normalize_text
 from prodcat.models.bag import MAX_SEQUENCE_LENGTH
 
-from conftest import BIGBASKET
+from conftest import BIGBASKET, SAMPLE
 
 SMALL_BAG = {"epochs": 2, "max_tokens": 5_000, "embedding_dim": 8}
 
@@ -27,3 +28,17 @@ def test_sequence_length_is_the_longest_training_title_and_is_saved(tmp_path):
     assert json.loads((path / "prodcat.json").read_text())["params"]["sequence_length"] == expected
     longer = " ".join(texts[:20])  # longer than any training text: cut, not refused
     np.testing.assert_allclose(Categorizer.load(path).predict_proba([longer, texts[0]]), categorizer.predict_proba([longer, texts[0]]), rtol=1e-5, atol=1e-6)
+
+
+def test_numpy_inference_of_a_few_texts_matches_tensorflow(bag_model_dir):
+    from prodcat.models.bag import NUMPY_BELOW_ROWS
+
+    categorizer = Categorizer.load(bag_model_dir)
+    sample = prodcat.read_catalog(SAMPLE)
+    texts = [normalize_text(t) for t in sample.texts[:NUMPY_BELOW_ROWS - 1]]
+    texts += ["", "zzqx unknownword", normalize_text("\n".join(sample.texts[:30]))]  # empty, unknown words, too long
+    model = categorizer.model_
+    by_tensorflow = model.logits(texts + [""] * NUMPY_BELOW_ROWS)[: len(texts)]  # a batch big enough for TensorFlow
+    for start in range(0, len(texts), NUMPY_BELOW_ROWS - 1):
+        chunk = texts[start : start + NUMPY_BELOW_ROWS - 1]
+        np.testing.assert_allclose(model.logits(chunk), by_tensorflow[start : start + len(chunk)], atol=1e-4)
