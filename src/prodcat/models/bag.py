@@ -9,8 +9,9 @@ then skips the fixed cost of a TensorFlow call.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import softmax
 
-from prodcat.models.keras_family import KerasFamily
+from prodcat.models.keras_family import KerasFamily, log_probabilities
 
 START_TOKEN = "xxstart"
 MAX_SEQUENCE_LENGTH = 200
@@ -61,7 +62,7 @@ class BagModel(KerasFamily):
     def _build(self, keras, texts: list[str], n_labels: int):
         p = self.params
         if p["sequence_length"] is None:
-            longest = max((_token_count(t, p["ngrams"]) for t in texts), default=MAX_SEQUENCE_LENGTH)
+            longest = max((len(_tokens(t, p["ngrams"])) for t in texts), default=MAX_SEQUENCE_LENGTH)
             p["sequence_length"] = max(1, min(longest, MAX_SEQUENCE_LENGTH))
         vectorize = keras.layers.TextVectorization(
             max_tokens=p["max_tokens"],
@@ -84,8 +85,7 @@ class BagModel(KerasFamily):
             return super().logits(texts)
         if getattr(self, "_numpy", None) is None:
             self._numpy = _NumpyBag(self.model_, self.params["ngrams"], self.params["sequence_length"])
-        probabilities = self._numpy.probabilities(self._cut(texts))
-        return np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))
+        return log_probabilities(self._numpy.probabilities(self._cut(texts)))
 
 
 class _NumpyBag:
@@ -107,18 +107,16 @@ class _NumpyBag:
     def probabilities(self, texts: list[str]) -> np.ndarray:
         averages = np.empty((len(texts), self.embeddings.shape[1]), dtype=np.float32)
         for row, text in enumerate(texts):
-            words = text.split()
-            tokens = list(words)
-            for n in range(2, self.ngrams + 1):
-                tokens += [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
-            ids = [self.ids.get(token, 1) for token in tokens[: self.sequence_length]]
+            ids = [self.ids.get(token, 1) for token in _tokens(text, self.ngrams)[: self.sequence_length]]
             averages[row] = self.embeddings[ids].mean(axis=0)
-        scores = averages @ self.kernel + self.bias
-        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return scores / scores.sum(axis=1, keepdims=True)
+        return softmax(averages @ self.kernel + self.bias, axis=1)
 
 
-def _token_count(text: str, ngrams: int) -> int:
-    """Words and word n-grams (up to ``ngrams``) that the vectorizer makes of ``text``."""
-    words = len(text.split())
-    return sum(max(0, words - n + 1) for n in range(1, ngrams + 1))
+def _tokens(text: str, ngrams: int) -> list[str]:
+    """The tokens the vectorizer makes of normalized ``text``, in its order: the words, then the
+    word n-grams of each length up to ``ngrams``."""
+    words = text.split()
+    tokens = list(words)
+    for n in range(2, ngrams + 1):
+        tokens += [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return tokens
