@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+
+
+# Softmax and log-softmax in plain NumPy: SciPy's versions cost about 10 microseconds more per call
+# (array-API dispatch), which is a fifth of a single product's prediction.
 
 
 def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Softmax of ``logits / temperature`` along the last axis."""
-    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Log of the softmax of ``logits`` along ``axis``."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:

@@ -13,6 +13,9 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 NORMALIZATION_VERSION = "prodcat-text-2"
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# The same rule for ASCII text as a translation table (every ASCII character but letters and digits to
+# a space): most catalog text is ASCII, and this is about three times faster than the expression.
+_ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
 _HAS_DIGIT = re.compile(r"\d")
 _STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 # Words that tell variants of one product apart; dropped from the near-duplicate key.
@@ -25,6 +28,8 @@ _VARIANT_WORDS = frozenset(
 
 def tokenize(text: str) -> list[str]:
     """Lowercase word tokens of ``text`` after Unicode compatibility folding; punctuation removed."""
+    if text.isascii():  # nothing to fold
+        return text.lower().translate(_ASCII_NON_WORD).split()
     text = unicodedata.normalize("NFKC", text).lower()
     return _NON_WORD.sub(" ", text).split()
 
@@ -35,8 +40,12 @@ def normalize_text(text: str) -> str:
     Lines stay apart (empty ones dropped): a catalog's text columns are joined one per line, so the
     first line is the title, which a model may weigh on its own.
     """
-    lines = (" ".join(token for token in tokenize(line) if token not in _STOP_WORDS) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    lines = []
+    for line in text.splitlines():
+        words = [token for token in tokenize(line) if token not in _STOP_WORDS]
+        if words:
+            lines.append(" ".join(words))
+    return "\n".join(lines)
 
 
 def duplicate_key(text: str) -> str:

@@ -11,9 +11,8 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-from scipy.special import log_softmax
 
-from prodcat.calibration import fit_temperature
+from prodcat.calibration import fit_temperature, log_softmax
 from prodcat.models.base import FitData, ModelFamily
 
 _WEIGHT_STEPS = 11

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.special import log_softmax
 from sklearn.utils.class_weight import compute_class_weight
 
-from prodcat.calibration import fit_temperature
+from prodcat.calibration import fit_temperature, log_softmax
 from prodcat.models.base import FitData, ModelFamily
 
 _TREE = "tree.npz"
