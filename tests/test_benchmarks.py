@@ -144,3 +144,9 @@ def test_markdown_marks_failures_and_best(small_rows):
     rows = bench_models._table("d", "t", data)
     assert "| b | **0.750** |" in "\n".join(rows) and "| a | 0.500 |" in "\n".join(rows)
     assert any(row.startswith("| c | failed: RuntimeError: boom") for row in rows)
+
+
+def test_the_flat_benchmark_runs_every_flat_family_by_default():
+    args = bench_models.parse_args([])
+    assert args.families == ["lstm", "linear", "bag", "ensemble"]  # hierarchical: benchmarks/hierarchy.py
+    assert bench_models.parse_args(["--families", "hierarchical"]).families == ["hierarchical"]

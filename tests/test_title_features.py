@@ -63,3 +63,17 @@ def test_one_line_texts_get_no_title_features():
     categorizer = Categorizer("linear", params=TINY_LINEAR, seed=42).fit(texts, labels)
     assert categorizer.model_.params["title_features"] is False
     assert len(categorizer.model_.vectorizers_) == 2
+
+
+def test_a_few_texts_are_scored_as_in_a_batch(titled_model, mwpd_rows):
+    """Calls of fewer than ``FEW_TEXTS`` texts skip scikit-learn's transform; the scores must not change."""
+    from prodcat.models.linear import FEW_TEXTS
+
+    categorizer, path = titled_model
+    texts = [normalize_text(t) for t in mwpd_rows[0][1300 : 1300 + FEW_TEXTS - 3]] + ["", "zzqx unknownword", "only\ntitle"]
+    for model in (categorizer.model_, Categorizer.load(path).model_):
+        assert model.params["title_features"]
+        in_a_batch = model.logits(texts + [""] * FEW_TEXTS)[: len(texts)]
+        one_by_one = np.vstack([model.logits([text]) for text in texts])
+        np.testing.assert_allclose(one_by_one, in_a_batch, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(model.logits(texts), in_a_batch, rtol=1e-5, atol=1e-5)

@@ -62,6 +62,7 @@ class BagModel(KerasFamily):
         return [f"{START_TOKEN} {text}" for text in super()._cut(texts)]
 
     def _build(self, keras, texts: list[str], n_labels: int):
+        self._numpy = None
         p = self.params
         if p["sequence_length"] is None:
             longest = max((len(_tokens(t, p["ngrams"])) for t in texts), default=MAX_SEQUENCE_LENGTH)
