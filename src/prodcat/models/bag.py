@@ -56,6 +56,7 @@ class BagModel(KerasFamily):
             "learning_rate": learning_rate,
             "patience": patience,
         }
+        self._numpy = None  # the NumPy inference, made on the first small call
 
     def _cut(self, texts: list[str]) -> list[str]:
         # Every text starts with one fixed token, so no row is all padding (its average would be 0 / 0).
@@ -86,7 +87,7 @@ class BagModel(KerasFamily):
     def logits(self, texts: list[str]) -> np.ndarray:
         if len(texts) >= NUMPY_BELOW_ROWS:
             return super().logits(texts)
-        if getattr(self, "_numpy", None) is None:
+        if self._numpy is None:
             self._numpy = _NumpyBag(self.model_, self.params["ngrams"], self.params["sequence_length"])
         return self._numpy.logits(self._cut(texts))
 

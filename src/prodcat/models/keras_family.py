@@ -86,7 +86,8 @@ class KerasFamily(ModelFamily):
             self._infer = tf.function(infer, input_signature=[tf.TensorSpec([None, 1], tf.string)], reduce_retracing=True)
         texts = self._cut(texts)
         batches = [texts[i : i + 1024] for i in range(0, len(texts), 1024)]
-        return log_probabilities(np.concatenate([self._infer(tf.constant(_strings(batch))).numpy() for batch in batches]))
+        probabilities = np.concatenate([self._infer(tf.constant(_strings(batch))).numpy() for batch in batches])
+        return np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))  # the softmax output, as logits
 
     def save(self, directory: Path) -> None:
         keras = import_keras()
@@ -100,11 +101,6 @@ class KerasFamily(ModelFamily):
         model = cls(**params)
         model.model_ = keras.models.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
         return model
-
-
-def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
-    """A softmax output as the logits every family returns (its log, floored at 1e-12)."""
-    return np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))
 
 
 def _strings(texts: list[str]) -> np.ndarray:

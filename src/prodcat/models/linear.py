@@ -57,6 +57,7 @@ class LinearModel(ModelFamily):
             "max_features": max_features,
             "C": C,
         }
+        self._scorers = None  # the few-texts scorers, made on the first small call
 
     def _analyzers(self) -> list[tuple[str, tuple[int, int]]]:
         p = self.params
@@ -131,7 +132,7 @@ class LinearModel(ModelFamily):
         return np.asarray(self._features(texts) @ self.coef_.T) + self.intercept_
 
     def _few_logits(self, texts: list[str]) -> np.ndarray:
-        if getattr(self, "_scorers", None) is None:
+        if self._scorers is None:
             blocks = np.cumsum([0] + [len(_vocabulary_of(v)) for v in self.vectorizers_])
             self._scorers = [_TermScorer(v, self.coef_[:, start:stop]) for v, start, stop in zip(self.vectorizers_, blocks, blocks[1:])]
         logits = np.tile(self.intercept_, (len(texts), 1))
@@ -183,7 +184,8 @@ class _TermScorer:
         # faster than gathering the same columns of the model's coefficients.
         self.weights = np.ascontiguousarray(coef.T)
 
-    def score(self, text: str) -> np.ndarray:
+    def score(self, text: str) -> np.ndarray | float:
+        """This vectorizer's contribution to each label's score (0.0 for a text without known terms)."""
         ids = [i for i in map(self.term_id, self.analyze(text)) if i is not None]
         if not ids:
             return 0.0
