@@ -157,8 +157,14 @@ def score(known_labels: list[str], true: list[str], predicted: list[str]) -> dic
 
 
 # -- one model on one dataset ------------------------------------------------------------------------
-def bench_family(family: str, dataset, settings: Settings) -> dict:
-    """Train, evaluate and measure the prodcat family ``family`` on ``dataset``."""
+def bench_family(family: str, dataset, settings: Settings, fitted: dict | None = None) -> dict:
+    """Train, evaluate and measure the prodcat family ``family`` on ``dataset``.
+
+    ``fitted`` collects the categorizers trained on this dataset so far, by family, with their
+    settings and training seconds: an ensemble whose members are all there is combined from them
+    instead of training them again (which gives the same model, see ``Categorizer.combine``). Its
+    training seconds are then its members' plus the combining.
+    """
     import prodcat
     from prodcat.models.registry import family_class
 
@@ -168,12 +174,21 @@ def bench_family(family: str, dataset, settings: Settings) -> dict:
     except (ImportError, AttributeError, prodcat.ModelError) as exc:
         _say(f"  prodcat family {family!r} cannot be imported ({type(exc).__name__}: {exc}); skipped")
         return {**entry, "status": "skipped", "error": f"{type(exc).__name__}: {exc}"}
+    fitted = {} if fitted is None else fitted
     params = settings.family_params.get(family, {})
-    categorizer = prodcat.Categorizer(family, params=params, seed=SEED)
+    members = _fitted_members(params, fitted) if family == "ensemble" else None
     start = time.perf_counter()
-    categorizer.fit(dataset.train.texts, dataset.train.labels,
-                    validation=(dataset.validation.texts, dataset.validation.labels), verbose=0, log_dir=None)
-    entry["train_seconds"] = time.perf_counter() - start
+    validation = (dataset.validation.texts, dataset.validation.labels)
+    if members:
+        categorizer = prodcat.Categorizer.combine([fitted[m]["categorizer"] for m in members], validation)
+        entry["combine_seconds"] = time.perf_counter() - start
+        entry["members_trained_in_this_run"] = members
+        entry["train_seconds"] = entry["combine_seconds"] + sum(fitted[m]["train_seconds"] for m in members)
+    else:
+        categorizer = prodcat.Categorizer(family, params=params, seed=SEED)
+        categorizer.fit(dataset.train.texts, dataset.train.labels, validation=validation, verbose=0, log_dir=None)
+        entry["train_seconds"] = time.perf_counter() - start
+        fitted[family] = {"categorizer": categorizer, "params": params, "train_seconds": entry["train_seconds"]}
     entry["params"] = categorizer.params
     if categorizer.history_ and "loss" in categorizer.history_:
         entry["epochs_run"] = len(categorizer.history_["loss"])
@@ -186,6 +201,20 @@ def bench_family(family: str, dataset, settings: Settings) -> dict:
         entry["size_bytes"] = directory_bytes(path)
         entry["prediction"] = measure_prediction("prodcat", family, path, _sample_texts(dataset), settings)
     return {**entry, "status": "ok"}
+
+
+def _fitted_members(params: dict, fitted: dict) -> list[str] | None:
+    """The ensemble's member families, when each was trained in this run with the settings the
+    ensemble would give it; otherwise None (the ensemble then trains its own members)."""
+    from prodcat.models.registry import family_class
+
+    if set(params) - {"members", "member_params"}:
+        return None
+    members = params.get("members") or family_class("ensemble")().params["members"]
+    member_params = params.get("member_params", {})
+    if all(m in fitted and fitted[m]["params"] == member_params.get(m, {}) for m in members):
+        return list(members)
+    return None
 
 
 def bench_peer(name: str, dataset, settings: Settings) -> dict:
@@ -273,7 +302,10 @@ def run_benchmark(dataset_names: list[str], families: list[str], peer_names: lis
         _say(f"[{name}] reading and splitting")
         dataset_start = time.perf_counter()
         dataset = load_dataset(name, data_dir or DATA_DIR, max_rows=settings.max_rows)
-        models = [_guarded(bench_family, f"prodcat-{family}", family, dataset, settings) for family in families]
+        fitted = {}  # this dataset's categorizers, which the ensemble can be combined from
+        ordered = sorted(families, key=lambda family: family == "ensemble")  # its members first
+        models = [_guarded(bench_family, f"prodcat-{family}", family, dataset, settings, fitted) for family in ordered]
+        fitted.clear()
         models += [_guarded(bench_peer, peer, peer, dataset, settings) for peer in peer_names]
         results["datasets"][name] = {
             "data": dataset.describe(),

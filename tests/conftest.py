@@ -19,6 +19,7 @@ BIGBASKET = SHARED / "bigbasket" / "bigbasket_products.csv"
 
 TINY_LSTM = {"epochs": 5, "max_tokens": 5000, "sequence_length": 60, "embedding_dim": 32, "lstm_units": 16, "batch_size": 32, "learning_rate": 5e-3, "patience": 5}
 TINY_LINEAR = {"char_ngrams": [2, 4], "max_features": 50_000}
+TINY_NEIGHBORS = {"char_ngrams": [2, 4], "max_features": 50_000, "k": 5}
 TINY_BAG = {"epochs": 6, "max_tokens": 20_000, "sequence_length": 80, "embedding_dim": 16, "learning_rate": 1e-2, "patience": 6}
 
 
@@ -64,6 +65,12 @@ def bag_model_dir(small_catalog_file, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def neighbors_model_dir(small_catalog_file, tmp_path_factory) -> Path:
+    return _trained(tmp_path_factory, small_catalog_file, "neighbors", TINY_NEIGHBORS)
+
+
+@pytest.fixture(scope="session")
 def ensemble_model_dir(small_catalog_file, tmp_path_factory) -> Path:
-    params = {"members": ["bag", "linear"], "member_params": {"bag": TINY_BAG, "linear": TINY_LINEAR}}
+    params = {"members": ["bag", "linear", "neighbors"],
+              "member_params": {"bag": TINY_BAG, "linear": TINY_LINEAR, "neighbors": TINY_NEIGHBORS}}
     return _trained(tmp_path_factory, small_catalog_file, "ensemble", params)

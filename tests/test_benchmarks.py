@@ -148,5 +148,24 @@ def test_markdown_marks_failures_and_best(small_rows):
 
 def test_the_flat_benchmark_runs_every_flat_family_by_default():
     args = bench_models.parse_args([])
-    assert args.families == ["lstm", "linear", "bag", "ensemble"]  # hierarchical: benchmarks/hierarchy.py
+    assert args.families == ["lstm", "linear", "bag", "neighbors", "ensemble"]  # hierarchical: benchmarks/hierarchy.py
     assert bench_models.parse_args(["--families", "hierarchical"]).families == ["hierarchical"]
+
+
+def test_the_ensemble_is_combined_from_members_trained_in_the_same_run():
+    settings = bench_models.Settings(quick=True, max_rows=600, throughput_runs=1, single_calls=5,
+                                     family_params={"ensemble": {"members": ["linear", "neighbors"]}})
+    results = bench_models.run_benchmark(["ecommerce"], ["ensemble", "linear", "neighbors"], [], settings)
+    models = results["datasets"]["ecommerce"]["models"]
+    assert [m["model"] for m in models] == ["prodcat-linear", "prodcat-neighbors", "prodcat-ensemble"]
+    ensemble = models[2]
+    assert ensemble["status"] == "ok" and ensemble["members_trained_in_this_run"] == ["linear", "neighbors"]
+    assert ensemble["train_seconds"] >= models[0]["train_seconds"] + models[1]["train_seconds"]
+    assert ensemble["params"]["members"] == ["linear", "neighbors"] and len(ensemble["params"]["weights"]) == 2
+
+
+def test_an_ensemble_with_other_member_settings_trains_its_own_members():
+    fitted = {"linear": {"params": {}}, "neighbors": {"params": {}}, "bag": {"params": {}}}
+    assert bench_models._fitted_members({}, fitted) == ["bag", "linear", "neighbors"]
+    assert bench_models._fitted_members({"members": ["linear", "neighbors"], "member_params": {"linear": {"C": 0.1}}}, fitted) is None
+    assert bench_models._fitted_members({"members": ["linear", "lstm"]}, fitted) is None

@@ -12,7 +12,7 @@ from prodcat.errors import DataError, ModelError, NotFittedError
 
 from conftest import SAMPLE, TINY_LINEAR
 
-FAMILIES = ("bag", "ensemble", "linear", "lstm")
+FAMILIES = ("bag", "ensemble", "linear", "lstm", "neighbors")
 
 
 @pytest.fixture(params=FAMILIES)
@@ -104,9 +104,9 @@ def test_same_seed_same_data_same_model(small_catalog_file, tmp_path):
 def test_ensemble_weights_are_chosen_on_validation_and_stored(ensemble_model_dir):
     manifest = json.loads((ensemble_model_dir / "prodcat.json").read_text())
     weights = manifest["params"]["weights"]
-    assert len(weights) == 2 and sum(weights) == pytest.approx(1.0)
+    assert len(weights) == 3 and sum(weights) == pytest.approx(1.0)
     assert all(t > 0 for t in manifest["params"]["temperatures"])
-    assert {p.name for p in ensemble_model_dir.iterdir() if p.is_dir()} >= {"bag", "linear"}
+    assert {p.name for p in ensemble_model_dir.iterdir() if p.is_dir()} >= {"bag", "linear", "neighbors"}
 
 
 @pytest.mark.parametrize("family", ["bag", "lstm"])

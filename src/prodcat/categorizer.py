@@ -49,7 +49,8 @@ class Categorizer:
     """Learns a shop's categories from labelled texts and categorizes new ones.
 
     ``family`` picks the model (``"lstm"``, the reference; ``"linear"``, TF-IDF n-grams with a linear
-    SVM; ``"ensemble"``); ``params`` are that family's settings. ``class_weight="balanced"`` weighs
+    SVM; ``"bag"``, ``"neighbors"``, ``"ensemble"``, ``"hierarchical"``); ``params`` are that family's
+    settings. ``class_weight="balanced"`` weighs
     rare categories up. After ``fit`` with validation data, probabilities are calibrated and a
     prediction whose confidence is below ``threshold_`` (chosen to reach ``target_precision`` on the
     validation rows) carries ``needs_review=True``.
@@ -102,21 +103,59 @@ class Categorizer:
             extra={"callbacks": callbacks or []},
         )
         if validation is not None:
-            data.validation_texts = [normalize_text(t) for t in validation[0]]
-            data.validation_y = self._encode(validation[1], unknown_ok=True)
-            known = data.validation_y >= 0
-            data.validation_texts = [t for t, k in zip(data.validation_texts, known) if k]
-            data.validation_y = data.validation_y[known]
+            data.validation_texts, data.validation_y = self._validation_rows(validation)
         try:
             self.model_ = family_class(self.family)(**self.params).fit(data)
         except InvalidParameterError as exc:
             raise DataError(f"a {self.family} setting is out of range: {exc}") from None
+        return self._fitted(data.validation_texts, data.validation_y)
+
+    @classmethod
+    def combine(
+        cls,
+        members: Sequence["Categorizer"],
+        validation: tuple[Sequence[str], Sequence[str]],
+        *,
+        target_precision: float | None = None,
+    ) -> "Categorizer":
+        """An ``"ensemble"`` of categorizers already fitted on the same labels, each of another family.
+
+        The same as fitting ``Categorizer("ensemble", params={"members": [...]})`` on their training
+        data, without training the members again: member weights, calibration and the review
+        threshold are chosen on ``validation``.
+        """
+        if len(members) < 2:
+            raise DataError(f"an ensemble needs at least 2 fitted categorizers; got {len(members)}")
+        for member in members:
+            member._check_fitted()
+            if member.labels_ != members[0].labels_:
+                raise DataError(f"the {member.family} categorizer has other labels than the {members[0].family} one; combine categorizers fitted on the same labels")
+        first = members[0]
+        ensemble = cls("ensemble", class_weight=first.class_weight, seed=first.seed,
+                       target_precision=first.target_precision if target_precision is None else target_precision)
+        ensemble._check_settings()
+        ensemble.labels_ = list(first.labels_)
+        validation_texts, validation_y = ensemble._validation_rows(validation)
+        try:
+            ensemble.model_ = family_class("ensemble").of([m.model_ for m in members], validation_texts, validation_y)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        return ensemble._fitted(validation_texts, validation_y)
+
+    def _validation_rows(self, validation: tuple[Sequence[str], Sequence[str]]) -> tuple[list[str], np.ndarray]:
+        """Normalized validation texts and their label ids; rows of labels not learned are left out."""
+        y = self._encode(validation[1], unknown_ok=True)
+        texts = [normalize_text(t) for t, known in zip(validation[0], y >= 0) if known]
+        return texts, y[y >= 0]
+
+    def _fitted(self, validation_texts: list[str] | None, validation_y: np.ndarray | None) -> "Categorizer":
+        """Record what the model learned, and calibrate on the validation rows."""
         self.params = self.model_.get_params()
         self.history_ = self.model_.history
         self.tree_ = Tree(self.labels_) if is_hierarchical(self.labels_) else None
         self.temperature_, self.threshold_, self.level_thresholds_, self.calibration_ = 1.0, None, None, {}
-        if data.validation_texts:
-            self._calibrate(self.model_.logits(data.validation_texts), data.validation_y)
+        if validation_texts:
+            self._calibrate(self.model_.logits(validation_texts), validation_y)
         return self
 
     def _check_settings(self) -> None:

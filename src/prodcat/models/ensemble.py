@@ -26,7 +26,7 @@ class EnsembleModel(ModelFamily):
     def __init__(
         self,
         *,
-        members: tuple[str, ...] = ("bag", "linear"),
+        members: tuple[str, ...] = ("bag", "linear", "neighbors"),
         member_params: dict | None = None,
         weights: list[float] | None = None,
         temperatures: list[float] | None = None,
@@ -41,21 +41,35 @@ class EnsembleModel(ModelFamily):
     def _members(self):
         from prodcat.models.registry import family_class
 
-        for name in self.params["members"]:
+        names = self.params["members"]
+        if len(set(names)) < len(names):
+            raise ValueError(f"an ensemble has at most one member of each family; got {', '.join(names)}")
+        for name in names:
             if name == self.name:
                 raise ValueError("an ensemble cannot contain an ensemble")
             yield name, family_class(name)
 
     def fit(self, data: FitData) -> "EnsembleModel":
-        self.members_ = [cls(**self.params["member_params"].get(name, {})).fit(data) for name, cls in self._members()]
-        self.params["member_params"] = {m.name: m.get_params() for m in self.members_}
-        self.history = next((m.history for m in self.members_ if m.history), None)
-        if data.validation_texts:
-            member_logits = [m.logits(data.validation_texts) for m in self.members_]
-            temperatures = [fit_temperature(logits, data.validation_y) for logits in member_logits]
-            weights = _best_weights([log_softmax(l / t, axis=1) for l, t in zip(member_logits, temperatures)], data.validation_y)
+        members = [cls(**self.params["member_params"].get(name, {})).fit(data) for name, cls in self._members()]
+        return self._combine(members, data.validation_texts, data.validation_y)
+
+    @classmethod
+    def of(cls, members: list[ModelFamily], validation_texts: list[str] | None, validation_y: np.ndarray | None) -> "EnsembleModel":
+        """An ensemble of members that are already fitted (on the same labels), weighted on the validation rows."""
+        model = cls(members=tuple(m.name for m in members))
+        list(model._members())  # refuses an ensemble inside an ensemble
+        return model._combine(members, validation_texts, validation_y)
+
+    def _combine(self, members: list[ModelFamily], validation_texts: list[str] | None, validation_y: np.ndarray | None) -> "EnsembleModel":
+        self.members_ = members
+        self.params["member_params"] = {m.name: m.get_params() for m in members}
+        self.history = next((m.history for m in members if m.history), None)
+        if validation_texts:
+            member_logits = [m.logits(validation_texts) for m in members]
+            temperatures = [fit_temperature(logits, validation_y) for logits in member_logits]
+            weights = _best_weights([log_softmax(l / t, axis=1) for l, t in zip(member_logits, temperatures)], validation_y)
         else:
-            temperatures, weights = [1.0] * len(self.members_), [1.0 / len(self.members_)] * len(self.members_)
+            temperatures, weights = [1.0] * len(members), [1.0 / len(members)] * len(members)
         self.params["temperatures"], self.params["weights"] = temperatures, weights
         return self
 

@@ -6,32 +6,22 @@ JSON, never as a pickled scikit-learn object.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from prodcat.models.base import FitData, ModelFamily
+from prodcat.models.base import FitData
+from prodcat.models.tfidf import TfidfFamily, vocabulary_of
 
 _ARRAYS = "linear.npz"
-_VOCABULARY = "vocabulary.json"
 FEW_TEXTS = 32  # calls with fewer texts are scored term by term (see ``_TermScorer``)
 
 
-class LinearModel(ModelFamily):
-    """TF-IDF word n-grams (``word_ngrams``) and character n-grams (``char_ngrams``; ``(0, 0)`` turns
-    them off) of the first ``max_chars`` characters (title first, so the title and the start of the
-    description), weighted by a linear SVM with regularization strength ``C``.
-
-    ``char_analyzer="char_wb"`` keeps character n-grams within words, ``"char"`` lets them span words.
-    With ``title_features``, texts of several lines (title, description and other columns, one per
-    line) also get the same n-grams of their first line on their own, so a word in the title counts
-    more than the same word in a description. They are used only when the training texts have such
-    lines; the model records whether it used them.
-    """
+class LinearModel(TfidfFamily):
+    """The TF-IDF features (see ``TfidfFamily`` for their settings) weighted by a linear SVM with
+    regularization strength ``C``."""
 
     name = "linear"
 
@@ -47,72 +37,10 @@ class LinearModel(ModelFamily):
         max_features: int | None = 400_000,
         C: float = 0.5,
     ):
-        self.params = {
-            "word_ngrams": list(word_ngrams),
-            "char_ngrams": list(char_ngrams),
-            "char_analyzer": char_analyzer,
-            "title_features": title_features,
-            "max_chars": max_chars,
-            "min_df": min_df,
-            "max_features": max_features,
-            "C": C,
-        }
+        super().__init__(word_ngrams=word_ngrams, char_ngrams=char_ngrams, char_analyzer=char_analyzer,
+                         title_features=title_features, max_chars=max_chars, min_df=min_df, max_features=max_features)
+        self.params["C"] = C
         self._scorers = None  # the few-texts scorers, made on the first small call
-
-    def _analyzers(self) -> list[tuple[str, tuple[int, int]]]:
-        p = self.params
-        analyzers = [("word", tuple(p["word_ngrams"]))]
-        if p["char_ngrams"][1] > 0:
-            analyzers.append((p["char_analyzer"], tuple(p["char_ngrams"])))
-        return analyzers
-
-    def _vectorizers(self, vocabularies: list[list[str]] | None = None) -> list[TfidfVectorizer]:
-        """One vectorizer per analyzer over the whole text, then (with title features) one per analyzer
-        over the title line."""
-        p = self.params
-        analyzers = self._analyzers() * (2 if p["title_features"] else 1)
-        vectorizers = []
-        for i, (analyzer, ngrams) in enumerate(analyzers):
-            vocabulary = None if vocabularies is None else {term: j for j, term in enumerate(vocabularies[i])}
-            vectorizers.append(
-                TfidfVectorizer(
-                    analyzer=analyzer,
-                    ngram_range=ngrams,
-                    min_df=1 if vocabulary else p["min_df"],
-                    max_features=None if vocabulary else p["max_features"],
-                    sublinear_tf=True,
-                    lowercase=False,
-                    token_pattern=r"(?u)\b\w+\b" if analyzer == "word" else None,
-                    vocabulary=vocabulary,
-                    dtype=np.float32,
-                )
-            )
-        return vectorizers
-
-    def _inputs(self, texts: list[str]) -> list[list[str]]:
-        """The texts each vectorizer reads: the first ``max_chars`` characters, then the title lines
-        ('' for a text of one line, which has no title apart from its description)."""
-        limit = self.params["max_chars"]
-        cut = [t[:limit] for t in texts] if limit else list(texts)
-        n = len(self._analyzers())
-        if not self.params["title_features"]:
-            return [cut] * n
-        titles = [t.split("\n", 1)[0] if "\n" in t else "" for t in texts]
-        return [cut] * n + [titles] * n
-
-    def _fit_features(self, texts: list[str]) -> sp.csr_matrix:
-        try:
-            self.vectorizers_ = self._vectorizers()
-            return sp.hstack([v.fit_transform(x) for v, x in zip(self.vectorizers_, self._inputs(texts))], format="csr")
-        except ValueError:  # an empty vocabulary: without title features when there are too few titles
-            if not self.params["title_features"]:
-                raise
-            self.params["title_features"] = False
-            return self._fit_features(texts)
-
-    def _features(self, texts: list[str]) -> sp.csr_matrix:
-        inputs = self._inputs(texts)
-        return sp.hstack([v.transform(x) for v, x in zip(self.vectorizers_, inputs)], format="csr")
 
     def fit(self, data: FitData) -> "LinearModel":
         self._scorers = None
@@ -133,8 +61,7 @@ class LinearModel(ModelFamily):
 
     def _few_logits(self, texts: list[str]) -> np.ndarray:
         if self._scorers is None:
-            blocks = np.cumsum([0] + [len(_vocabulary_of(v)) for v in self.vectorizers_])
-            self._scorers = [_TermScorer(v, self.coef_[:, start:stop]) for v, start, stop in zip(self.vectorizers_, blocks, blocks[1:])]
+            self._scorers = [_TermScorer(v, self.coef_[:, start:stop]) for v, (start, stop) in zip(self.vectorizers_, self._feature_blocks())]
         logits = np.tile(self.intercept_, (len(texts), 1))
         for scorer, inputs in zip(self._scorers, self._inputs(texts)):
             for row, text in enumerate(inputs):
@@ -142,30 +69,15 @@ class LinearModel(ModelFamily):
         return logits
 
     def save(self, directory: Path) -> None:
-        vocabularies = [v.get_feature_names_out().tolist() for v in self.vectorizers_]
-        (directory / _VOCABULARY).write_text(json.dumps(vocabularies, ensure_ascii=False), encoding="utf-8")
-        idfs = {f"idf_{i}": v.idf_.astype(np.float32) for i, v in enumerate(self.vectorizers_)}
+        idfs = self._save_features(directory)
         np.savez_compressed(directory / _ARRAYS, coef=self.coef_, intercept=self.intercept_, **idfs)
 
     @classmethod
     def load(cls, directory: Path, params: dict) -> "LinearModel":
-        model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
-        vocabularies = json.loads((directory / _VOCABULARY).read_text(encoding="utf-8"))
-        # The saved vocabularies say whether this model learned title features (settings shared by
-        # several models, such as a hierarchical model's levels, may not).
-        model.params["title_features"] = len(vocabularies) > len(model._analyzers())
         with np.load(directory / _ARRAYS, allow_pickle=False) as arrays:
-            model.vectorizers_ = model._vectorizers(vocabularies)
-            for i, vectorizer in enumerate(model.vectorizers_):
-                vectorizer.idf_ = arrays[f"idf_{i}"]
+            model = cls._with_features(directory, params, arrays)
             model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
         return model
-
-
-def _vocabulary_of(vectorizer: TfidfVectorizer) -> dict[str, int]:
-    # A fitted vectorizer has ``vocabulary_``; one rebuilt from saved vocabularies has only ``vocabulary``
-    # until its first ``transform``.
-    return getattr(vectorizer, "vocabulary_", None) or vectorizer.vocabulary
 
 
 class _TermScorer:
@@ -178,7 +90,7 @@ class _TermScorer:
 
     def __init__(self, vectorizer: TfidfVectorizer, coef: np.ndarray):
         self.analyze = vectorizer.build_analyzer()
-        self.term_id = _vocabulary_of(vectorizer).get
+        self.term_id = vocabulary_of(vectorizer).get
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float32)
         # One row per term, copied: with many labels, gathering a few hundred rows is several times
         # faster than gathering the same columns of the model's coefficients.

@@ -10,6 +10,7 @@ FAMILIES = {
     "lstm": "prodcat.models.lstm:LSTMModel",
     "linear": "prodcat.models.linear:LinearModel",
     "bag": "prodcat.models.bag:BagModel",
+    "neighbors": "prodcat.models.neighbors:NeighborsModel",
     "ensemble": "prodcat.models.ensemble:EnsembleModel",
     "hierarchical": "prodcat.models.hierarchical:HierarchicalModel",
 }

@@ -1,0 +1,136 @@
+"""What the TF-IDF families share: word and character n-grams of the text and of its title line.
+
+Saved as JSON vocabularies and plain idf arrays, never as a pickled scikit-learn object.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from prodcat.models.base import ModelFamily
+
+_VOCABULARY = "vocabulary.json"
+
+
+class TfidfFamily(ModelFamily):
+    """TF-IDF word n-grams (``word_ngrams``) and character n-grams (``char_ngrams``; ``(0, 0)`` turns
+    them off) of the first ``max_chars`` characters (title first, so the title and the start of the
+    description). Subclasses add their own settings and what they learn from the features.
+
+    ``char_analyzer="char_wb"`` keeps character n-grams within words, ``"char"`` lets them span words.
+    With ``title_features``, texts of several lines (title, description and other columns, one per
+    line) also get the same n-grams of their first line on their own, so a word in the title counts
+    more than the same word in a description. They are used only when the training texts have such
+    lines; the model records whether it used them.
+    """
+
+    def __init__(
+        self,
+        *,
+        word_ngrams: tuple[int, int] = (1, 2),
+        char_ngrams: tuple[int, int] = (3, 5),
+        char_analyzer: str = "char_wb",
+        title_features: bool = True,
+        max_chars: int | None = 500,
+        min_df: int = 2,
+        max_features: int | None = 400_000,
+    ):
+        self.params = {
+            "word_ngrams": list(word_ngrams),
+            "char_ngrams": list(char_ngrams),
+            "char_analyzer": char_analyzer,
+            "title_features": title_features,
+            "max_chars": max_chars,
+            "min_df": min_df,
+            "max_features": max_features,
+        }
+
+    def _analyzers(self) -> list[tuple[str, tuple[int, int]]]:
+        p = self.params
+        analyzers = [("word", tuple(p["word_ngrams"]))]
+        if p["char_ngrams"][1] > 0:
+            analyzers.append((p["char_analyzer"], tuple(p["char_ngrams"])))
+        return analyzers
+
+    def _vectorizers(self, vocabularies: list[list[str]] | None = None) -> list[TfidfVectorizer]:
+        """One vectorizer per analyzer over the whole text, then (with title features) one per analyzer
+        over the title line."""
+        p = self.params
+        analyzers = self._analyzers() * (2 if p["title_features"] else 1)
+        vectorizers = []
+        for i, (analyzer, ngrams) in enumerate(analyzers):
+            vocabulary = None if vocabularies is None else {term: j for j, term in enumerate(vocabularies[i])}
+            vectorizers.append(
+                TfidfVectorizer(
+                    analyzer=analyzer,
+                    ngram_range=ngrams,
+                    min_df=1 if vocabulary else p["min_df"],
+                    max_features=None if vocabulary else p["max_features"],
+                    sublinear_tf=True,
+                    lowercase=False,
+                    token_pattern=r"(?u)\b\w+\b" if analyzer == "word" else None,
+                    vocabulary=vocabulary,
+                    dtype=np.float32,
+                )
+            )
+        return vectorizers
+
+    def _inputs(self, texts: list[str]) -> list[list[str]]:
+        """The texts each vectorizer reads: the first ``max_chars`` characters, then the title lines
+        ('' for a text of one line, which has no title apart from its description)."""
+        limit = self.params["max_chars"]
+        cut = [t[:limit] for t in texts] if limit else list(texts)
+        n = len(self._analyzers())
+        if not self.params["title_features"]:
+            return [cut] * n
+        titles = [t.split("\n", 1)[0] if "\n" in t else "" for t in texts]
+        return [cut] * n + [titles] * n
+
+    def _fit_features(self, texts: list[str]) -> sp.csr_matrix:
+        try:
+            self.vectorizers_ = self._vectorizers()
+            return sp.hstack([v.fit_transform(x) for v, x in zip(self.vectorizers_, self._inputs(texts))], format="csr")
+        except ValueError:  # an empty vocabulary: without title features when there are too few titles
+            if not self.params["title_features"]:
+                raise
+            self.params["title_features"] = False
+            return self._fit_features(texts)
+
+    def _features(self, texts: list[str]) -> sp.csr_matrix:
+        inputs = self._inputs(texts)
+        return sp.hstack([v.transform(x) for v, x in zip(self.vectorizers_, inputs)], format="csr")
+
+    def _feature_blocks(self) -> list[tuple[int, int]]:
+        """Each vectorizer's columns in the features, as (start, stop)."""
+        blocks = np.cumsum([0] + [len(vocabulary_of(v)) for v in self.vectorizers_])
+        return list(zip(blocks[:-1].tolist(), blocks[1:].tolist()))
+
+    def _save_features(self, directory: Path) -> dict[str, np.ndarray]:
+        """Write the vocabularies; returns the idf arrays, for the subclass's own array file."""
+        vocabularies = [v.get_feature_names_out().tolist() for v in self.vectorizers_]
+        (directory / _VOCABULARY).write_text(json.dumps(vocabularies, ensure_ascii=False), encoding="utf-8")
+        return {f"idf_{i}": v.idf_.astype(np.float32) for i, v in enumerate(self.vectorizers_)}
+
+    @classmethod
+    def _with_features(cls, directory: Path, params: dict, arrays) -> "TfidfFamily":
+        """A model with its vectorizers rebuilt from the saved vocabularies and the idf ``arrays``."""
+        model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+        vocabularies = json.loads((directory / _VOCABULARY).read_text(encoding="utf-8"))
+        # The saved vocabularies say whether this model learned title features (settings shared by
+        # several models, such as a hierarchical model's levels, may not).
+        model.params["title_features"] = len(vocabularies) > len(model._analyzers())
+        model.vectorizers_ = model._vectorizers(vocabularies)
+        for i, vectorizer in enumerate(model.vectorizers_):
+            vectorizer.idf_ = arrays[f"idf_{i}"]
+        return model
+
+
+def vocabulary_of(vectorizer: TfidfVectorizer) -> dict[str, int]:
+    # A fitted vectorizer has ``vocabulary_``; one rebuilt from saved vocabularies has only ``vocabulary``
+    # until its first ``transform``.
+    return getattr(vectorizer, "vocabulary_", None) or vectorizer.vocabulary
