@@ -196,6 +196,8 @@ def bench_family(family: str, dataset, settings: Settings, fitted: dict | None =
     for test_name, rows in dataset.tests.items():
         metrics = prodcat.evaluate(categorizer, rows.texts, rows.labels)
         entry["tests"][test_name] = {key: metrics[key] for key in ("rows", "weighted_f1", "macro_f1", "accuracy")}
+        if "review" in metrics:  # the share categorized automatically at the review threshold, and its precision
+            entry["tests"][test_name]["review"] = metrics["review"]
     with tempfile.TemporaryDirectory(prefix="prodcat-bench-model-") as scratch:
         path = categorizer.save(Path(scratch) / "model")
         entry["size_bytes"] = directory_bytes(path)
@@ -364,22 +366,30 @@ def _table(name: str, test_name: str, data: dict) -> list[str]:
     info = data["data"]
     rows_note = f"{info['train_rows']:,} training, {info['validation_rows']:,} validation, {info['test_rows'][test_name]:,} test rows, {info['train_labels']} labels"
     lines = [f"### {test_name}", "", f"{rows_note}.", "",
-             "| model | weighted F1 | macro F1 | accuracy | training s | batch items/s | single items/s | peak RSS MB | size MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| model | weighted F1 | macro F1 | accuracy | automatic (precision) | training s | batch items/s | single items/s | peak RSS MB | size MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     scored = [m for m in data["models"] if m["status"] == "ok"]
     best = max((round(m["tests"][test_name]["weighted_f1"], 3) for m in scored), default=None)
     for model in data["models"]:
         if model["status"] != "ok":
-            lines.append(f"| {model['model']} | {model['status']}: {model['error'][:80]} | | | | | | | |")
+            lines.append(f"| {model['model']} | {model['status']}: {model['error'][:80]} | | | | | | | | |")
             continue
         test, prediction = model["tests"][test_name], model["prediction"]
         f1 = _cell(test["weighted_f1"], 3)
         lines.append(
             f"| {model['model']} | {f'**{f1}**' if round(test['weighted_f1'], 3) == best else f1} | {_cell(test['macro_f1'], 3)} "
-            f"| {_cell(test['accuracy'], 3)} | {_cell(model['train_seconds'], 1)} | {_cell(prediction['batch_items_per_s'], 0)} "
+            f"| {_cell(test['accuracy'], 3)} | {_review_cell(test.get('review'))} | {_cell(model['train_seconds'], 1)} | {_cell(prediction['batch_items_per_s'], 0)} "
             f"| {_cell(prediction['single_items_per_s'], 0)} | {_cell(prediction['peak_rss_mb'], 0)} | {_cell(model['size_bytes'] / 1e6, 1)} |"
         )
     return lines + [""]
+
+
+def _review_cell(review: dict | None) -> str:
+    """The share of the test set categorized automatically at the stored review threshold (chosen on
+    validation for the target precision), with the precision it reached; empty for peers."""
+    if not review or review.get("coverage") is None:
+        return ""
+    return f"{review['coverage']:.1%} ({review['precision']:.3f})" if review.get("precision") is not None else f"{review['coverage']:.1%}"
 
 
 # -- command line ------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The bag family sizes its sequences to the training texts, so short titles carry little padding, and
-runs a few texts at a time in NumPy with the same results as TensorFlow."""
+"""The bag and LSTM families size their sequences to the training texts, so short titles carry little
+padding, and the bag runs a few texts at a time in NumPy with the same results as TensorFlow."""
 
 from __future__ import annotations
 
@@ -44,3 +44,31 @@ def test_numpy_inference_of_a_few_texts_matches_tensorflow(bag_model_dir):
         chunk = texts[start : start + NUMPY_BELOW_ROWS - 1]
         # The logits may differ by a constant per row (NumPy returns the softmax's input), the probabilities may not.
         np.testing.assert_allclose(probabilities(model.logits(chunk)), by_tensorflow[start : start + len(chunk)], atol=1e-5)
+
+
+def test_numpy_inference_without_the_projected_rows_matches_tensorflow():
+    """With more labels than embedding dimensions the NumPy path averages whole embeddings."""
+    from prodcat.calibration import probabilities
+
+    catalog = prodcat.read_catalog(BIGBASKET, text_cols="product", label_cols="category")
+    categorizer = Categorizer("bag", params=SMALL_BAG, seed=42).fit(catalog.texts[:400], catalog.labels[:400], verbose=0)
+    model = categorizer.model_
+    assert len(categorizer.labels) > SMALL_BAG["embedding_dim"]
+    texts = [normalize_text(t) for t in catalog.texts[400:420]]
+    by_tensorflow = probabilities(model.logits(texts + [""] * 40)[: len(texts)])
+    np.testing.assert_allclose(probabilities(model.logits(texts)), by_tensorflow, atol=1e-5)
+    assert model._numpy.kernel is not None  # the whole embeddings, then the kernel
+
+
+def test_the_lstm_pads_only_to_the_longest_training_title(tmp_path):
+    catalog = prodcat.read_catalog(BIGBASKET, text_cols="product", label_cols="category")
+    texts, labels = catalog.texts[:300], catalog.labels[:300]
+    tiny = {"epochs": 1, "max_tokens": 2_000, "embedding_dim": 8, "lstm_units": 4}
+    categorizer = Categorizer("lstm", params=tiny, seed=42).fit(texts, labels, verbose=0)
+    longest = max(len(normalize_text(t).split()) for t in texts)
+    vectorize = categorizer.model_.model_.get_layer("vectorize")
+    assert vectorize.get_config()["output_sequence_length"] == longest < 120
+    assert categorizer.params["sequence_length"] == 120  # the setting stays the most tokens kept
+    longer = " ".join(texts[:20])  # longer than any training text: cut, not refused
+    loaded = Categorizer.load(categorizer.save(tmp_path / "lstm"))
+    np.testing.assert_allclose(loaded.predict_proba([longer, texts[0]]), categorizer.predict_proba([longer, texts[0]]), rtol=1e-5, atol=1e-6)

@@ -42,6 +42,7 @@ def test_quick_run_writes_json_and_tables(tmp_path):
     for model in ecommerce["models"]:
         assert model["status"] == "ok", model
         assert model["tests"]["ecommerce-raw-sample"]["rows"] == 150
+        assert ("review" in model["tests"]["ecommerce"]) == (model["kind"] == "prodcat")
         for test in model["tests"].values():
             assert 0.6 < test["weighted_f1"] <= 1.0 and 0.0 < test["macro_f1"] <= 1.0
         prediction = model["prediction"]
@@ -137,12 +138,14 @@ def test_markdown_marks_failures_and_best(small_rows):
     ok = {"model": "a", "status": "ok", "train_seconds": 1.0, "size_bytes": 10**6,
           "tests": {"t": {"rows": 3, "weighted_f1": 0.5, "macro_f1": 0.4, "accuracy": 0.5}},
           "prediction": {"batch_items_per_s": 10.0, "single_items_per_s": 5.0, "peak_rss_mb": 100.0}}
-    better = {**ok, "model": "b", "tests": {"t": {**ok["tests"]["t"], "weighted_f1": 0.75}}}
+    better = {**ok, "model": "b", "tests": {"t": {**ok["tests"]["t"], "weighted_f1": 0.75, "review": {"coverage": 0.8, "precision": 0.985}}}}
     failed = {"model": "c", "status": "failed", "error": "RuntimeError: boom"}
     data = {"data": {"train_rows": 1, "validation_rows": 1, "test_rows": {"t": 3}, "train_labels": 2},
             "test_sets": ["t"], "models": [ok, better, failed]}
     rows = bench_models._table("d", "t", data)
     assert "| b | **0.750** |" in "\n".join(rows) and "| a | 0.500 |" in "\n".join(rows)
+    assert "| b | **0.750** | 0.400 | 0.500 | 80.0% (0.985) | 1.0 |" in "\n".join(rows)
+    assert "| a | 0.500 | 0.400 | 0.500 |  | 1.0 |" in "\n".join(rows)
     assert any(row.startswith("| c | failed: RuntimeError: boom") for row in rows)
 
 

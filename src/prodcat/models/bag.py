@@ -104,19 +104,26 @@ class _NumpyBag:
     def __init__(self, model, ngrams: int, sequence_length: int):
         vocabulary = model.get_layer("vectorize").get_vocabulary()
         self.token_id = {token: i for i, token in enumerate(vocabulary)}.get
-        self.embeddings = np.asarray(model.get_layer("embed").get_weights()[0], dtype=np.float32)
+        embeddings = np.asarray(model.get_layer("embed").get_weights()[0], dtype=np.float32)
         kernel, bias = model.get_layer("probabilities").get_weights()
-        self.kernel, self.bias = np.asarray(kernel, dtype=np.float32), np.asarray(bias, dtype=np.float32)
+        kernel, self.bias = np.asarray(kernel, dtype=np.float32), np.asarray(bias, dtype=np.float32)
+        # The average and the softmax layer's product are both linear, so with fewer labels than
+        # embedding dimensions each token's row is multiplied by the kernel once, here: a call then
+        # gathers and averages a few numbers per token instead of a whole embedding.
+        if kernel.shape[1] < embeddings.shape[1]:
+            self.rows, self.kernel = embeddings @ kernel, None
+        else:
+            self.rows, self.kernel = embeddings, kernel
         self.ngrams, self.sequence_length = ngrams, sequence_length
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        averages = np.empty((len(texts), self.embeddings.shape[1]), dtype=np.float32)
+        averages = np.empty((len(texts), self.rows.shape[1]), dtype=np.float32)
         for row, text in enumerate(texts):
             tokens = _tokens(text, self.ngrams)[: self.sequence_length]
             ids = np.fromiter(map(self.token_id, tokens, repeat(OUT_OF_VOCABULARY_ID)), dtype=np.intp, count=len(tokens))
-            np.add.reduce(self.embeddings.take(ids, axis=0), axis=0, out=averages[row])
+            np.add.reduce(self.rows.take(ids, axis=0), axis=0, out=averages[row])
             averages[row] /= len(tokens)
-        return averages @ self.kernel + self.bias
+        return (averages if self.kernel is None else averages @ self.kernel) + self.bias
 
 
 def _tokens(text: str, ngrams: int) -> list[str]:

@@ -13,7 +13,12 @@ from prodcat.models.keras_family import KerasFamily
 
 
 class LSTMModel(KerasFamily):
-    """The reference LSTM. Every setting has a ``prodcat train`` flag of the same name."""
+    """The reference LSTM. Every setting has a ``prodcat train`` flag of the same name.
+
+    ``sequence_length`` is the most tokens kept per text. When the longest training text has fewer,
+    texts are padded only to its length: the padding is masked either way, so the model computes
+    the same function, but short titles (a grocery catalog's) train and predict several times faster.
+    """
 
     name = "lstm"
 
@@ -46,9 +51,10 @@ class LSTMModel(KerasFamily):
 
     def _build(self, keras, texts: list[str], n_labels: int):
         p = self.params
+        longest = max((len(t.split()) for t in texts), default=p["sequence_length"])
         vectorize = keras.layers.TextVectorization(
             max_tokens=p["max_tokens"],
-            output_sequence_length=p["sequence_length"],
+            output_sequence_length=max(1, min(p["sequence_length"], longest)),
             standardize="lower_and_strip_punctuation",
             name="vectorize",
         )
