@@ -49,7 +49,9 @@ class NeighborsModel(TfidfFamily):
         self.params.update(k=k, similarity_scale=similarity_scale)
 
     def fit(self, data: FitData) -> "NeighborsModel":
-        self.train_features_ = normalize(self._fit_features(data.texts)).astype(np.float32)
+        # Kept term by term (one row per n-gram, its training texts as columns): a text's similarities
+        # then touch only the rows of its own n-grams.
+        self.texts_by_term_ = normalize(self._fit_features(data.texts)).astype(np.float32).T.tocsr()
         self.train_y_ = np.asarray(data.y, dtype=np.int32)
         weights = np.ones(data.n_labels, dtype=np.float32)
         for label, weight in (data.class_weight or {}).items():
@@ -63,7 +65,7 @@ class NeighborsModel(TfidfFamily):
                          or [np.zeros((0, len(self.label_weights_)), dtype=np.float32)])
 
     def _vote(self, features: sp.csr_matrix) -> np.ndarray:
-        similarity = (features @ self.train_features_.T).toarray()
+        similarity = (features @ self.texts_by_term_).toarray()
         k = min(self.params["k"], similarity.shape[1])
         nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         closeness = np.take_along_axis(similarity, nearest, axis=1)
@@ -77,7 +79,7 @@ class NeighborsModel(TfidfFamily):
 
     def save(self, directory: Path) -> None:
         idfs = self._save_features(directory)
-        m = self.train_features_
+        m = self.texts_by_term_
         np.savez_compressed(directory / _ARRAYS, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape),
                             train_y=self.train_y_, label_weights=self.label_weights_, **idfs)
 
@@ -85,6 +87,6 @@ class NeighborsModel(TfidfFamily):
     def load(cls, directory: Path, params: dict) -> "NeighborsModel":
         with np.load(directory / _ARRAYS, allow_pickle=False) as arrays:
             model = cls._with_features(directory, params, arrays)
-            model.train_features_ = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"]))
+            model.texts_by_term_ = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"]))
             model.train_y_, model.label_weights_ = arrays["train_y"], arrays["label_weights"]
         return model
