@@ -50,10 +50,9 @@ class Categorizer:
 
     ``family`` picks the model (``"lstm"``, the reference; ``"linear"``, TF-IDF n-grams with a linear
     SVM; ``"bag"``, ``"neighbors"``, ``"ensemble"``, ``"hierarchical"``); ``params`` are that family's
-    settings. ``class_weight="balanced"`` weighs
-    rare categories up. After ``fit`` with validation data, probabilities are calibrated and a
-    prediction whose confidence is below ``threshold_`` (chosen to reach ``target_precision`` on the
-    validation rows) carries ``needs_review=True``.
+    settings. ``class_weight="balanced"`` weighs rare categories up. After ``fit`` with validation
+    data, probabilities are calibrated and a prediction whose confidence is below ``threshold_``
+    (chosen to reach ``target_precision`` on the validation rows) carries ``needs_review=True``.
     """
 
     def __init__(
