@@ -75,3 +75,9 @@ def test_combining_refuses_other_labels_and_a_family_twice(rows):
         Categorizer.combine([linear, Categorizer("linear", params=TINY_LINEAR).fit(texts, labels)], validation)
     with pytest.raises(DataError, match="at least 2"):
         Categorizer.combine([linear], validation)
+
+
+def test_out_of_range_settings_are_refused_in_one_line(rows):
+    (texts, labels), _, _ = rows
+    with pytest.raises(DataError, match="k must be at least 1"):
+        Categorizer("neighbors", params={"k": 0}).fit(texts, labels)

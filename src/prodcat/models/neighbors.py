@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from prodcat.errors import DataError
 from prodcat.models.base import FitData
 from prodcat.models.tfidf import TfidfFamily
 
@@ -45,7 +46,7 @@ class NeighborsModel(TfidfFamily):
         super().__init__(word_ngrams=word_ngrams, char_ngrams=char_ngrams, char_analyzer=char_analyzer,
                          title_features=title_features, max_chars=max_chars, min_df=min_df, max_features=max_features)
         if k < 1 or similarity_scale <= 0:
-            raise ValueError(f"k must be at least 1 and similarity_scale above 0; got k={k}, similarity_scale={similarity_scale}")
+            raise DataError(f"k must be at least 1 and similarity_scale above 0; got k={k}, similarity_scale={similarity_scale}")
         self.params.update(k=k, similarity_scale=similarity_scale)
 
     def fit(self, data: FitData) -> "NeighborsModel":

@@ -29,26 +29,10 @@ class TfidfFamily(ModelFamily):
     lines; the model records whether it used them.
     """
 
-    def __init__(
-        self,
-        *,
-        word_ngrams: tuple[int, int] = (1, 2),
-        char_ngrams: tuple[int, int] = (3, 5),
-        char_analyzer: str = "char_wb",
-        title_features: bool = True,
-        max_chars: int | None = 500,
-        min_df: int = 2,
-        max_features: int | None = 400_000,
-    ):
-        self.params = {
-            "word_ngrams": list(word_ngrams),
-            "char_ngrams": list(char_ngrams),
-            "char_analyzer": char_analyzer,
-            "title_features": title_features,
-            "max_chars": max_chars,
-            "min_df": min_df,
-            "max_features": max_features,
-        }
+    def __init__(self, **features):
+        """``features`` are the settings above. Each subclass names them, with their defaults, in its
+        own signature: ``Categorizer`` checks a family's settings against that signature."""
+        self.params = {**features, "word_ngrams": list(features["word_ngrams"]), "char_ngrams": list(features["char_ngrams"])}
 
     def _analyzers(self) -> list[tuple[str, tuple[int, int]]]:
         p = self.params
