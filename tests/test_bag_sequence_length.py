@@ -72,3 +72,18 @@ def test_the_lstm_pads_only_to_the_longest_training_title(tmp_path):
     longer = " ".join(texts[:20])  # longer than any training text: cut, not refused
     loaded = Categorizer.load(categorizer.save(tmp_path / "lstm"))
     np.testing.assert_allclose(loaded.predict_proba([longer, texts[0]]), categorizer.predict_proba([longer, texts[0]]), rtol=1e-5, atol=1e-6)
+
+
+def test_numpy_inference_of_word_triples_matches_tensorflow():
+    """Word pairs (the default) are looked up word by word; other n-gram lengths token by token."""
+    from prodcat.calibration import probabilities
+
+    catalog = prodcat.read_catalog(BIGBASKET, text_cols="product", label_cols="category")
+    for ngrams in (1, 3):
+        params = {**SMALL_BAG, "ngrams": ngrams}
+        categorizer = Categorizer("bag", params=params, seed=42).fit(catalog.texts[:400], catalog.labels[:400], verbose=0)
+        model = categorizer.model_
+        texts = [normalize_text(t) for t in catalog.texts[400:420]] + ["", normalize_text(" ".join(catalog.texts[:40]))]  # empty, too long
+        by_tensorflow = probabilities(model.logits(texts + [""] * 40)[: len(texts)])
+        np.testing.assert_allclose(probabilities(model.logits(texts)), by_tensorflow, atol=1e-5)
+        assert model._numpy.words is None

@@ -7,6 +7,7 @@ import pytest
 
 import prodcat
 from prodcat.categorizer import Categorizer
+from prodcat.data.text import normalize_text
 from prodcat.errors import DataError
 
 from conftest import TINY_LINEAR, TINY_NEIGHBORS
@@ -23,6 +24,17 @@ def test_a_training_text_is_put_in_its_own_category(rows):
     (texts, labels), validation, _ = rows
     categorizer = Categorizer("neighbors", params=TINY_NEIGHBORS).fit(texts, labels, validation=validation)
     assert np.mean(np.array(categorizer.predict(texts[:200])) == np.array(labels[:200])) > 0.97
+
+
+def test_a_few_texts_get_the_votes_they_get_in_a_batch(rows):
+    from prodcat.models.tfidf import FEW_TEXTS
+
+    (texts, labels), _, (test_texts, _) = rows
+    model = Categorizer("neighbors", params=TINY_NEIGHBORS).fit(texts, labels).model_
+    few = [normalize_text(t) for t in test_texts[:5]] + ["", "zzqx unknownword"]
+    in_a_batch = model.logits(few + [""] * FEW_TEXTS)[: len(few)]
+    np.testing.assert_allclose(model.logits(few), in_a_batch, rtol=1e-5, atol=1e-5)
+    assert model.logits([]).shape == (0, len(set(labels)))
 
 
 def test_a_text_sharing_no_term_with_training_gets_no_opinion(rows):
@@ -81,3 +93,20 @@ def test_out_of_range_settings_are_refused_in_one_line(rows):
     (texts, labels), _, _ = rows
     with pytest.raises(DataError, match="k must be at least 1"):
         Categorizer("neighbors", params={"k": 0}).fit(texts, labels)
+
+
+def test_ensemble_weights_favour_the_member_that_is_right_more_often():
+    """A member right on every row but unsure beats a confident member that is badly wrong on a tenth
+    of the rows, although the confident one has the lower log-loss."""
+    from prodcat.models.ensemble import _best_weights
+
+    y = np.arange(100) % 4
+    unsure = np.full((100, 4), np.log(0.65 / 3))
+    unsure[np.arange(100), y] = np.log(0.35)
+    confident = np.full((100, 4), np.log(0.01))
+    confident[np.arange(100), y] = np.log(0.97)
+    wrong = np.arange(10)
+    confident[wrong, y[wrong]], confident[wrong, (y[wrong] + 1) % 4] = np.log(0.01), np.log(0.97)
+    log_loss = [-member[np.arange(100), y].mean() for member in (unsure, confident)]
+    assert log_loss[1] < log_loss[0]
+    assert _best_weights([unsure, confident], y) == [1.0, 0.0]

@@ -67,7 +67,7 @@ def test_one_line_texts_get_no_title_features():
 
 def test_a_few_texts_are_scored_as_in_a_batch(titled_model, mwpd_rows):
     """Calls of fewer than ``FEW_TEXTS`` texts skip scikit-learn's transform; the scores must not change."""
-    from prodcat.models.linear import FEW_TEXTS
+    from prodcat.models.tfidf import FEW_TEXTS
 
     categorizer, path = titled_model
     texts = [normalize_text(t) for t in mwpd_rows[0][1300 : 1300 + FEW_TEXTS - 3]] + ["", "zzqx unknownword", "only\ntitle"]
@@ -77,3 +77,6 @@ def test_a_few_texts_are_scored_as_in_a_batch(titled_model, mwpd_rows):
         one_by_one = np.vstack([model.logits([text]) for text in texts])
         np.testing.assert_allclose(one_by_one, in_a_batch, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(model.logits(texts), in_a_batch, rtol=1e-5, atol=1e-5)
+        few, batch = model._few_features(texts), model._features(texts)  # what the neighbors family uses
+        assert few.shape == batch.shape
+        np.testing.assert_allclose(few.toarray(), batch.toarray(), rtol=1e-5, atol=1e-6)

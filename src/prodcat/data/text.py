@@ -7,15 +7,17 @@ runs inside every saved model (``Categorizer.predict_proba``), so callers always
 
 import re
 import unicodedata
+from itertools import filterfalse
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 NORMALIZATION_VERSION = "prodcat-text-2"
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-# The same rule for ASCII text as a translation table (every ASCII character but letters and digits to
-# a space): most catalog text is ASCII, and this is about three times faster than the expression.
-_ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
+# The same rule for ASCII text, lowercasing included, as one byte table (letters to lowercase, digits
+# kept, every other byte to a space): most catalog text is ASCII, and ``bytes.translate`` runs at memory
+# speed, several times faster than the expression or a ``str`` translation table.
+_ASCII_WORD_BYTES = bytes(b if chr(b).isalnum() and b < 128 else 32 for b in bytes(range(256)).lower())
 _HAS_DIGIT = re.compile(r"\d")
 _STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 # Words that tell variants of one product apart; dropped from the near-duplicate key.
@@ -29,7 +31,7 @@ _VARIANT_WORDS = frozenset(
 def tokenize(text: str) -> list[str]:
     """Lowercase word tokens of ``text`` after Unicode compatibility folding; punctuation removed."""
     if text.isascii():  # nothing to fold
-        return text.lower().translate(_ASCII_NON_WORD).split()
+        return text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii").split()
     text = unicodedata.normalize("NFKC", text).lower()
     return _NON_WORD.sub(" ", text).split()
 
@@ -42,7 +44,7 @@ def normalize_text(text: str) -> str:
     """
     lines = []
     for line in text.splitlines():
-        words = [token for token in tokenize(line) if token not in _STOP_WORDS]
+        words = list(filterfalse(_STOP_WORDS.__contains__, tokenize(line)))
         if words:
             lines.append(" ".join(words))
     return "\n".join(lines)

@@ -98,12 +98,17 @@ class _NumpyBag:
     It mirrors the saved graph on normalized text (already lowercase, without punctuation): words
     split on white space, then their n-grams, cut to the sequence length, looked up (unknown: 1),
     averaged, and the softmax layer, whose input it returns as the logits. One product's whole
-    budget is tens of microseconds, so each step is one C-level call: no Python loop per token.
+    budget is tens of microseconds, most of it in looking tokens up.
     """
 
     def __init__(self, model, ngrams: int, sequence_length: int):
-        vocabulary = model.get_layer("vectorize").get_vocabulary()
-        self.token_id = {token: i for i, token in enumerate(vocabulary)}.get
+        # Plain ``str``: the layer returns ``numpy.str_``, which keeps a dictionary off CPython's fast
+        # path for string keys (every lookup about a third slower).
+        vocabulary = [str(token) for token in model.get_layer("vectorize").get_vocabulary()]
+        if ngrams == 2:
+            self.words, self.token_id = _words_and_pairs(vocabulary), None
+        else:
+            self.words, self.token_id = None, dict(zip(vocabulary, range(len(vocabulary)))).get
         embeddings = np.asarray(model.get_layer("embed").get_weights()[0], dtype=np.float32)
         kernel, bias = model.get_layer("probabilities").get_weights()
         kernel, self.bias = np.asarray(kernel, dtype=np.float32), np.asarray(bias, dtype=np.float32)
@@ -119,11 +124,46 @@ class _NumpyBag:
     def logits(self, texts: list[str]) -> np.ndarray:
         averages = np.empty((len(texts), self.rows.shape[1]), dtype=np.float32)
         for row, text in enumerate(texts):
-            tokens = _tokens(text, self.ngrams)[: self.sequence_length]
-            ids = np.fromiter(map(self.token_id, tokens, repeat(OUT_OF_VOCABULARY_ID)), dtype=np.intp, count=len(tokens))
+            ids = self._token_ids(text)
             np.add.reduce(self.rows.take(ids, axis=0), axis=0, out=averages[row])
-            averages[row] /= len(tokens)
-        return (averages if self.kernel is None else averages @ self.kernel) + self.bias
+            averages[row] /= len(ids)
+        if self.kernel is not None:
+            averages = averages @ self.kernel
+        averages += self.bias
+        return averages
+
+    def _token_ids(self, text: str) -> np.ndarray:
+        """The ids of ``_tokens(text, ngrams)[:sequence_length]``, in that order."""
+        if self.words is None:
+            tokens = _tokens(text, self.ngrams)[: self.sequence_length]
+            return np.fromiter(map(self.token_id, tokens, repeat(OUT_OF_VOCABULARY_ID)), dtype=np.intp, count=len(tokens))
+        # Word pairs without making their strings: a word's entry holds its own id and the ids of the
+        # pairs it starts, so a pair is found in a small dictionary instead of the whole vocabulary.
+        words = text.split()
+        entries = list(map(self.words.get, words, repeat(_UNKNOWN_WORD)))
+        ids = [word_id for word_id, _ in entries]
+        ids += [pairs.get(word, OUT_OF_VOCABULARY_ID) for (_, pairs), word in zip(entries, words[1:])]
+        return np.array(ids[: self.sequence_length], dtype=np.intp)
+
+
+_UNKNOWN_WORD = (OUT_OF_VOCABULARY_ID, {})
+
+
+def _words_and_pairs(vocabulary: list[str]) -> dict[str, tuple[int, dict[str, int]]]:
+    """Each word of the vocabulary's tokens with its own id (unknown: 1) and the ids of the word
+    pairs it starts, by their second word."""
+    words: dict[str, tuple[int, dict[str, int]]] = {}
+    for token_id, token in enumerate(vocabulary):
+        first, space, second = token.partition(" ")
+        word_id, pairs = words.get(first, _UNKNOWN_WORD)
+        if space:
+            if pairs is _UNKNOWN_WORD[1]:
+                pairs = {}
+            pairs[second] = token_id
+        else:
+            word_id = token_id
+        words[first] = (word_id, pairs)
+    return words
 
 
 def _tokens(text: str, ngrams: int) -> list[str]:

@@ -9,14 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from prodcat.models.base import FitData
-from prodcat.models.tfidf import TfidfFamily, vocabulary_of
+from prodcat.models.tfidf import FEW_TEXTS, TermWeighting, TfidfFamily
 
 _ARRAYS = "linear.npz"
-FEW_TEXTS = 32  # calls with fewer texts are scored term by term (see ``_TermScorer``)
 
 
 class LinearModel(TfidfFamily):
@@ -61,7 +59,8 @@ class LinearModel(TfidfFamily):
 
     def _few_logits(self, texts: list[str]) -> np.ndarray:
         if self._scorers is None:
-            self._scorers = [_TermScorer(v, self.coef_[:, start:stop]) for v, (start, stop) in zip(self.vectorizers_, self._feature_blocks())]
+            blocks = self._feature_blocks()
+            self._scorers = [_TermScorer(w, self.coef_[:, start:stop]) for w, (start, stop) in zip(self._term_weightings(), blocks)]
         logits = np.tile(self.intercept_, (len(texts), 1))
         for scorer, inputs in zip(self._scorers, self._inputs(texts)):
             for row, text in enumerate(inputs):
@@ -81,27 +80,15 @@ class LinearModel(TfidfFamily):
 
 
 class _TermScorer:
-    """One vectorizer's share of the linear model's scores, for one text, without scikit-learn's call.
+    """One vectorizer's share of the linear model's scores, for one text, from its terms' weights."""
 
-    ``TfidfVectorizer.transform`` checks its input and builds sparse matrices on every call: for one
-    product that costs several times the work itself. This scores the same terms (the vectorizer's own
-    analyzer) with the same weighting: sublinear term frequency, idf, l2 norm.
-    """
-
-    def __init__(self, vectorizer: TfidfVectorizer, coef: np.ndarray):
-        self.analyze = vectorizer.build_analyzer()
-        self.term_id = vocabulary_of(vectorizer).get
-        self.idf = np.asarray(vectorizer.idf_, dtype=np.float32)
+    def __init__(self, weighting: TermWeighting, coef: np.ndarray):
+        self.weigh = weighting
         # One row per term, copied: with many labels, gathering a few hundred rows is several times
         # faster than gathering the same columns of the model's coefficients.
         self.weights = np.ascontiguousarray(coef.T)
 
     def score(self, text: str) -> np.ndarray | float:
         """This vectorizer's contribution to each label's score (0.0 for a text without known terms)."""
-        ids = [i for i in map(self.term_id, self.analyze(text)) if i is not None]
-        if not ids:
-            return 0.0
-        terms, counts = np.unique(np.asarray(ids, dtype=np.intp), return_counts=True)
-        tfidf = (np.log(counts, dtype=np.float32) + 1) * self.idf[terms]
-        tfidf /= np.sqrt(tfidf @ tfidf)
-        return tfidf @ self.weights[terms]
+        terms, tfidf = self.weigh(text)
+        return tfidf @ self.weights[terms] if len(terms) else 0.0

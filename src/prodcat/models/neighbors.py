@@ -15,7 +15,7 @@ from sklearn.preprocessing import normalize
 
 from prodcat.errors import DataError
 from prodcat.models.base import FitData
-from prodcat.models.tfidf import TfidfFamily
+from prodcat.models.tfidf import FEW_TEXTS, TfidfFamily
 
 _ARRAYS = "neighbors.npz"
 _ROWS_PER_CHUNK = 256  # texts compared with the whole training set at once (bounds the memory)
@@ -61,9 +61,10 @@ class NeighborsModel(TfidfFamily):
         return self
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        features = normalize(self._features(texts))
-        return np.vstack([self._vote(features[i:i + _ROWS_PER_CHUNK]) for i in range(0, len(texts), _ROWS_PER_CHUNK)]
-                         or [np.zeros((0, len(self.label_weights_)), dtype=np.float32)])
+        if not texts:
+            return np.zeros((0, len(self.label_weights_)), dtype=np.float32)
+        features = normalize(self._few_features(texts) if len(texts) < FEW_TEXTS else self._features(texts))
+        return np.vstack([self._vote(features[i:i + _ROWS_PER_CHUNK]) for i in range(0, len(texts), _ROWS_PER_CHUNK)])
 
     def _vote(self, features: sp.csr_matrix) -> np.ndarray:
         similarity = (features @ self.texts_by_term_).toarray()
