@@ -93,20 +93,3 @@ def test_out_of_range_settings_are_refused_in_one_line(rows):
     (texts, labels), _, _ = rows
     with pytest.raises(DataError, match="k must be at least 1"):
         Categorizer("neighbors", params={"k": 0}).fit(texts, labels)
-
-
-def test_ensemble_weights_favour_the_member_that_is_right_more_often():
-    """A member right on every row but unsure beats a confident member that is badly wrong on a tenth
-    of the rows, although the confident one has the lower log-loss."""
-    from prodcat.models.ensemble import _best_weights
-
-    y = np.arange(100) % 4
-    unsure = np.full((100, 4), np.log(0.65 / 3))
-    unsure[np.arange(100), y] = np.log(0.35)
-    confident = np.full((100, 4), np.log(0.01))
-    confident[np.arange(100), y] = np.log(0.97)
-    wrong = np.arange(10)
-    confident[wrong, y[wrong]], confident[wrong, (y[wrong] + 1) % 4] = np.log(0.01), np.log(0.97)
-    log_loss = [-member[np.arange(100), y].mean() for member in (unsure, confident)]
-    assert log_loss[1] < log_loss[0]
-    assert _best_weights([unsure, confident], y) == [1.0, 0.0]

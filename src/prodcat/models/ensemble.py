@@ -1,8 +1,8 @@
 """An ensemble of model families: a weighted mean of their calibrated log-probabilities.
 
 Each member is calibrated on the validation split first (its own temperature), then the member
-weights are chosen on the same validation rows: the most accurate mixture, log-loss breaking ties.
-Members are saved in sub-directories, each in its family's own plain files.
+weights are chosen on the same validation rows. Members are saved in sub-directories, each in its
+family's own plain files.
 """
 
 from __future__ import annotations
@@ -95,21 +95,15 @@ class EnsembleModel(ModelFamily):
 
 
 def _best_weights(member_log_probs: list[np.ndarray], y: np.ndarray) -> list[float]:
-    """The convex weights (on a grid) under which the mixture categorizes the most validation rows
-    correctly; among equally accurate weights, those with the lowest validation log-loss.
-
-    Accuracy comes first because it is what the ensemble is for, and log-loss alone leans toward the
-    best-calibrated member even when another one is right more often (the mixture is calibrated again
-    afterwards, as every model is).
-    """
+    """The convex weights (on a grid) with the lowest validation log-loss of the mixture."""
     rows = np.arange(len(y))
     grid = np.linspace(0.0, 1.0, _WEIGHT_STEPS)
-    best, best_key = None, (np.inf, np.inf)
+    best, best_loss = None, np.inf
     for weights in itertools.product(grid, repeat=len(member_log_probs)):
         if not np.isclose(sum(weights), 1.0):
             continue
         mixed = log_softmax(sum(w * lp for w, lp in zip(weights, member_log_probs)), axis=1)
-        key = (-np.count_nonzero(mixed.argmax(axis=1) == y), -mixed[rows, y].mean())
-        if key < best_key:
-            best, best_key = [float(w) for w in weights], key
+        loss = -mixed[rows, y].mean()
+        if loss < best_loss:
+            best, best_loss = [float(w) for w in weights], loss
     return best or [1.0 / len(member_log_probs)] * len(member_log_probs)
