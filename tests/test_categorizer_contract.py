@@ -123,3 +123,16 @@ def test_texts_that_normalize_to_nothing_do_not_break_training(family, small_cat
     probs = categorizer.predict_proba(catalog.texts[400:500] + ["the"])
     assert np.isfinite(probs).all()
     assert np.mean(categorizer.predict(catalog.texts[:400]) == np.asarray(catalog.labels[:400])) > 0.5
+
+
+@pytest.mark.parametrize("n_labels", [2, 4, 32, 33])
+def test_one_rows_probabilities_match_the_batch_softmax(n_labels):
+    from prodcat import calibration
+
+    logits = np.random.default_rng(n_labels).normal(scale=6.0, size=(3, n_labels)).astype(np.float32)
+    batch = calibration.probabilities(logits, 1.7)
+    for row in range(3):
+        one = calibration.probabilities(logits[row : row + 1], 1.7)
+        assert one.shape == (1, n_labels)
+        np.testing.assert_allclose(one[0], batch[row], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(batch.sum(axis=1), 1.0)

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from math import exp
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 
 # Softmax and log-softmax in plain NumPy: SciPy's versions cost about 10 microseconds more per call
 # (array-API dispatch), which is a fifth of a single product's prediction.
+FEW_LABELS = 32  # one product's row with up to this many labels: Python floats beat NumPy's per-call cost
 
 
 def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Softmax of ``logits / temperature`` along the last axis."""
-    z = np.multiply(logits, 1.0 / temperature, dtype=np.float64)  # one step: a single product's call is short
+    if logits.ndim == 2 and logits.shape[0] == 1 and logits.shape[1] <= FEW_LABELS:
+        return _one_row_probabilities(logits[0].tolist(), 1.0 / temperature)
+    z = np.multiply(logits, 1.0 / temperature, dtype=np.float64)
     z -= z.max(axis=-1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=-1, keepdims=True)
     return z
+
+
+
+def _one_row_probabilities(logits: list[float], inverse_temperature: float) -> np.ndarray:
+    """``probabilities`` of one row with few labels, in Python floats: a third of the time of the five
+    NumPy calls, which matters when a single product's whole prediction takes tens of microseconds."""
+    top = max(logits)
+    exps = [exp((value - top) * inverse_temperature) for value in logits]
+    total = sum(exps)
+    return np.array([[value / total for value in exps]])
 
 
 def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:

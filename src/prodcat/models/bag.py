@@ -9,6 +9,7 @@ then skips the fixed cost of a TensorFlow call.
 from __future__ import annotations
 
 from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 
@@ -122,11 +123,11 @@ class _NumpyBag:
         self.ngrams, self.sequence_length = ngrams, sequence_length
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        averages = np.empty((len(texts), self.rows.shape[1]), dtype=np.float32)
+        rows = self.rows
+        averages = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
         for row, text in enumerate(texts):
             ids = self._token_ids(text)
-            np.add.reduce(self.rows.take(ids, axis=0), axis=0, out=averages[row])
-            averages[row] /= len(ids)
+            averages[row] = np.add.reduce(rows.take(ids, axis=0), axis=0) * (1.0 / len(ids))
         if self.kernel is not None:
             averages = averages @ self.kernel
         averages += self.bias
@@ -139,14 +140,16 @@ class _NumpyBag:
             return np.fromiter(map(self.token_id, tokens, repeat(OUT_OF_VOCABULARY_ID)), dtype=np.intp, count=len(tokens))
         # Word pairs without making their strings: a word's entry holds its own id and the ids of the
         # pairs it starts, so a pair is found in a small dictionary instead of the whole vocabulary.
+        # Every step maps a C function over the words: no Python code runs per token.
         words = text.split()
         entries = list(map(self.words.get, words, repeat(_UNKNOWN_WORD)))
-        ids = [word_id for word_id, _ in entries]
-        ids += [pairs.get(word, OUT_OF_VOCABULARY_ID) for (_, pairs), word in zip(entries, words[1:])]
+        ids = list(map(_WORD_ID, entries))
+        ids += map(dict.get, map(_PAIRS, entries), words[1:], repeat(OUT_OF_VOCABULARY_ID))
         return np.array(ids[: self.sequence_length], dtype=np.intp)
 
 
 _UNKNOWN_WORD = (OUT_OF_VOCABULARY_ID, {})
+_WORD_ID, _PAIRS = itemgetter(0), itemgetter(1)  # the parts of a word's entry
 
 
 def _words_and_pairs(vocabulary: list[str]) -> dict[str, tuple[int, dict[str, int]]]:
