@@ -3,8 +3,11 @@
 For each dataset (see ``datasets.py``) one leakage-free split is made, and every model is trained on
 its training part, calibrated / early-stopped on its validation part and scored on its test set(s):
 weighted F1, macro F1, accuracy, training seconds, prediction throughput (a batch of 1,000 texts and
-single texts), peak memory while predicting and model size on disk. Prediction is measured in a
-fresh Python process that loads the saved model, so memory and load time are those a user would see.
+single texts), peak memory while predicting and model size on disk. Batches and memory are
+measured in a fresh Python process that loads the saved model, so memory and load time are those a
+user would see. Single texts are timed in one more process that loads every model of the dataset and
+takes them in turn, round after round: this machine's speed drifts by up to two times within an hour,
+and alternating makes every model share the drift, so their rates compare.
 
     python benchmarks/models.py                      # everything (under an hour on 2 cores)
     python benchmarks/models.py --quick              # small caps, for development
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -49,7 +53,8 @@ class Settings:
     quick: bool = False
     max_rows: int | None = None
     throughput_runs: int = 5
-    single_calls: int = 200
+    single_calls: int = 200  # per model, in ``single_rounds`` rounds that alternate the dataset's models
+    single_rounds: int = 10
     family_params: dict = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +66,7 @@ class Settings:
             max_rows=1900,  # about 1,500 training rows after the split
             throughput_runs=1,
             single_calls=20,
+            single_rounds=4,
             family_params={"lstm": {"epochs": 2}, "ensemble": {"member_params": {"lstm": {"epochs": 2}}}},
         )
 
@@ -91,7 +97,7 @@ def _load_for_prediction(kind: str, name: str, path: Path):
 
 
 def measure_worker(spec_path: Path) -> None:
-    """Run inside the fresh process: load, warm up, time batch and single predictions, record memory."""
+    """Run inside the fresh process: load, warm up, time batch predictions, record memory."""
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     texts = spec["texts"]
     batch = [texts[i % len(texts)] for i in range(BATCH_SIZE)]
@@ -105,25 +111,13 @@ def measure_worker(spec_path: Path) -> None:
         start = time.perf_counter()
         predict(batch)
         batch_seconds.append(time.perf_counter() - start)
-    single_seconds = []
-    for i in range(spec["single_calls"]):
-        start = time.perf_counter()
-        predict([texts[i % len(texts)]])
-        single_seconds.append(time.perf_counter() - start)
-        if sum(single_seconds) > SINGLE_BUDGET_S and len(single_seconds) >= 5:
-            break
-    batch_median, single_median = statistics.median(batch_seconds), statistics.median(single_seconds)
+    batch_median = statistics.median(batch_seconds)
     result = {
         "load_seconds": load_seconds,
         "batch_size": BATCH_SIZE,
         "batch_runs": spec["runs"],
         "batch_seconds_median": batch_median,
         "batch_items_per_s": BATCH_SIZE / batch_median,
-        "single_calls": len(single_seconds),
-        "single_latency_ms_median": single_median * 1000,
-        "single_latency_ms_mean": statistics.fmean(single_seconds) * 1000,
-        "single_latency_ms_p95": sorted(single_seconds)[int(0.95 * (len(single_seconds) - 1))] * 1000,
-        "single_items_per_s": 1 / single_median,
         "peak_rss_after_load_mb": rss_after_load,
         "peak_rss_mb": _peak_rss_mb(),
     }
@@ -135,13 +129,71 @@ def measure_prediction(kind: str, name: str, path: Path, texts: list[str], setti
     with tempfile.TemporaryDirectory(prefix="prodcat-bench-measure-") as scratch:
         spec_path, result_path = Path(scratch) / "spec.json", Path(scratch) / "result.json"
         spec = {"kind": kind, "name": name, "path": str(path), "texts": texts, "runs": settings.throughput_runs,
-                "single_calls": settings.single_calls, "result": str(result_path)}
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--measure-worker", str(spec_path)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"the prediction measurement of {name} failed:\n{done.stderr.strip()[-2000:]}")
-        return json.loads(result_path.read_text(encoding="utf-8"))
+                "result": str(result_path)}
+        return _run_worker("--measure-worker", spec, spec_path, result_path, f"the prediction measurement of {name}")
+
+
+def single_calls_worker(spec_path: Path) -> None:
+    """Run inside a fresh process: load every model of one dataset, warm each up, then time single
+    calls in rounds, each round taking every model in turn (and a different one first), on the same
+    texts in the same order."""
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    texts, rounds = spec["texts"], spec["rounds"]
+    predictors = {}
+    for model in spec["models"]:
+        _, predict = _load_for_prediction(model["kind"], model["name"], Path(model["path"]))
+        predict(texts[:10])  # warm-up: graph tracing, lazy imports
+        predict(texts[:1])  # and the single-text paths' own tables
+        predictors[model["label"]] = predict
+    per_round = max(1, spec["calls"] // rounds)
+    seconds = {label: [] for label in predictors}
+    labels = list(predictors)
+    for round_number in range(rounds):
+        first = round_number % len(labels)
+        for label in labels[first:] + labels[:first]:
+            if sum(seconds[label]) > SINGLE_BUDGET_S and len(seconds[label]) >= 5:
+                continue
+            predict, timings = predictors[label], seconds[label]
+            for i in range(round_number * per_round, (round_number + 1) * per_round):
+                text = [texts[i % len(texts)]]
+                start = time.perf_counter()
+                predict(text)
+                timings.append(time.perf_counter() - start)
+    result = {label: _single_call_summary(timings, rounds) for label, timings in seconds.items()}
+    Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
+
+
+def _single_call_summary(seconds: list[float], rounds: int) -> dict:
+    median = statistics.median(seconds)
+    return {
+        "single_calls": len(seconds),
+        "single_rounds": rounds,
+        "single_latency_ms_median": median * 1000,
+        "single_latency_ms_mean": statistics.fmean(seconds) * 1000,
+        "single_latency_ms_p95": sorted(seconds)[int(0.95 * (len(seconds) - 1))] * 1000,
+        "single_items_per_s": 1 / median,
+    }
+
+
+def measure_single_calls(models: list[dict], texts: list[str], settings: Settings) -> dict:
+    """Single-call timings of every saved model in ``models`` (``label``, ``kind``, ``name``, ``path``),
+    measured side by side in one new process; by label."""
+    if not models:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="prodcat-bench-single-") as scratch:
+        spec_path, result_path = Path(scratch) / "spec.json", Path(scratch) / "result.json"
+        spec = {"models": models, "texts": texts, "calls": settings.single_calls, "rounds": settings.single_rounds,
+                "result": str(result_path)}
+        return _run_worker("--single-calls-worker", spec, spec_path, result_path, "the single-call measurement")
+
+
+def _run_worker(option: str, spec: dict, spec_path: Path, result_path: Path, what: str) -> dict:
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), option, str(spec_path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr.strip()[-2000:]}")
+    return json.loads(result_path.read_text(encoding="utf-8"))
 
 
 def directory_bytes(path: Path) -> int:
@@ -157,13 +209,15 @@ def score(known_labels: list[str], true: list[str], predicted: list[str]) -> dic
 
 
 # -- one model on one dataset ------------------------------------------------------------------------
-def bench_family(family: str, dataset, settings: Settings, fitted: dict | None = None) -> dict:
+def bench_family(family: str, dataset, settings: Settings, fitted: dict | None = None, models_dir: Path | None = None) -> dict:
     """Train, evaluate and measure the prodcat family ``family`` on ``dataset``.
 
     ``fitted`` collects the categorizers trained on this dataset so far, by family, with their
     settings and training seconds: an ensemble whose members are all there is combined from them
     instead of training them again (which gives the same model, see ``Categorizer.combine``). Its
-    training seconds are then its members' plus the combining.
+    training seconds are then its members' plus the combining. The model is saved under
+    ``models_dir`` (a new temporary directory if None) and its path is kept in ``saved_at``, for the
+    single-call timing of the whole dataset's models.
     """
     import prodcat
     from prodcat.models.registry import family_class
@@ -198,11 +252,11 @@ def bench_family(family: str, dataset, settings: Settings, fitted: dict | None =
         entry["tests"][test_name] = {key: metrics[key] for key in ("rows", "weighted_f1", "macro_f1", "accuracy")}
         if "review" in metrics:  # the share categorized automatically at the review threshold, and its precision
             entry["tests"][test_name]["review"] = metrics["review"]
-    with tempfile.TemporaryDirectory(prefix="prodcat-bench-model-") as scratch:
-        path = categorizer.save(Path(scratch) / "model")
+    with _models_dir(models_dir) as directory:
+        path = categorizer.save(directory / entry["model"])
         entry["size_bytes"] = directory_bytes(path)
         entry["prediction"] = measure_prediction("prodcat", family, path, _sample_texts(dataset), settings)
-    return {**entry, "status": "ok"}
+    return {**entry, "status": "ok", **_kept(path, models_dir)}
 
 
 def _fitted_members(params: dict, fitted: dict) -> list[str] | None:
@@ -219,8 +273,8 @@ def _fitted_members(params: dict, fitted: dict) -> list[str] | None:
     return None
 
 
-def bench_peer(name: str, dataset, settings: Settings) -> dict:
-    """Train, evaluate and measure the peer ``name`` on ``dataset``."""
+def bench_peer(name: str, dataset, settings: Settings, models_dir: Path | None = None) -> dict:
+    """Train, evaluate and measure the peer ``name`` on ``dataset`` (saved as ``bench_family`` saves)."""
     from peers import make_peer
 
     entry = {"model": name, "kind": "peer"}
@@ -236,11 +290,42 @@ def bench_peer(name: str, dataset, settings: Settings) -> dict:
     entry["tests"] = {
         test_name: score(peer.labels_, rows.labels, peer.predict(rows.texts)) for test_name, rows in dataset.tests.items()
     }
-    with tempfile.TemporaryDirectory(prefix="prodcat-bench-peer-") as scratch:
-        peer.save(Path(scratch))
-        entry["size_bytes"] = directory_bytes(Path(scratch))
-        entry["prediction"] = measure_prediction("peer", name, Path(scratch), _sample_texts(dataset), settings)
-    return {**entry, "status": "ok"}
+    with _models_dir(models_dir) as directory:
+        path = directory / name
+        path.mkdir()
+        peer.save(path)
+        entry["size_bytes"] = directory_bytes(path)
+        entry["prediction"] = measure_prediction("peer", name, path, _sample_texts(dataset), settings)
+    return {**entry, "status": "ok", **_kept(path, models_dir)}
+
+
+def _kept(path: Path, models_dir: Path | None) -> dict:
+    """``saved_at``, where the saved model outlives this call."""
+    return {} if models_dir is None else {"saved_at": str(path)}
+
+
+@contextmanager
+def _models_dir(models_dir: Path | None):
+    if models_dir is not None:
+        yield Path(models_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="prodcat-bench-model-") as scratch:
+        yield Path(scratch)
+
+
+def _guarded_single_calls(models: list[dict], dataset, settings: Settings) -> None:
+    """Add the single-call timings to each saved model's ``prediction``; a failure is recorded."""
+    saved = [m for m in models if "saved_at" in m]
+    specs = [{"label": m["model"], "kind": m["kind"], "name": m.get("family", m["model"]), "path": m.pop("saved_at")}
+             for m in saved]
+    try:
+        timings = measure_single_calls(specs, _sample_texts(dataset), settings)
+    except Exception as exc:  # noqa: BLE001 - the batch numbers and scores are kept
+        traceback.print_exc()
+        _say(f"  single-call timing FAILED: {type(exc).__name__}: {exc}")
+        timings = {}
+    for model in saved:
+        model["prediction"].update(timings.get(model["model"], {"single_items_per_s": None}))
 
 
 def _sample_texts(dataset) -> list[str]:
@@ -306,9 +391,13 @@ def run_benchmark(dataset_names: list[str], families: list[str], peer_names: lis
         dataset = load_dataset(name, data_dir or DATA_DIR, max_rows=settings.max_rows)
         fitted = {}  # this dataset's categorizers, which the ensemble can be combined from
         ordered = sorted(families, key=lambda family: family == "ensemble")  # its members first
-        models = [_guarded(bench_family, f"prodcat-{family}", family, dataset, settings, fitted) for family in ordered]
-        fitted.clear()
-        models += [_guarded(bench_peer, peer, peer, dataset, settings) for peer in peer_names]
+        with tempfile.TemporaryDirectory(prefix="prodcat-bench-models-") as models_dir:
+            models = [_guarded(bench_family, f"prodcat-{family}", family, dataset, settings, fitted, Path(models_dir))
+                      for family in ordered]
+            fitted.clear()
+            models += [_guarded(bench_peer, peer, peer, dataset, settings, Path(models_dir)) for peer in peer_names]
+            _say(f"  timing single calls of {len(models)} models side by side")
+            _guarded_single_calls(models, dataset, settings)
         results["datasets"][name] = {
             "data": dataset.describe(),
             "test_sets": list(dataset.tests),
@@ -348,11 +437,13 @@ def markdown(results: dict) -> str:
         f"{machine['memory_gb']} GB, {machine['platform']}, Python {machine['python']}; {machine['date']}. "
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in machine["libraries"].items()) + ".",
         "",
-        "Weighted and macro F1 and accuracy on the test set; training time includes calibration; prediction "
-        f"is timed in a fresh process that loads the saved model: a batch of {BATCH_SIZE:,} texts (median of "
-        f"{settings['throughput_runs']}) and single texts (median of {settings['single_calls']} calls, fewer for a "
-        f"model whose calls pass {SINGLE_BUDGET_S:.0f} s in all); peak RSS "
-        "is that process's maximum resident memory, imports and model included. Best weighted F1 in bold.",
+        "Weighted and macro F1 and accuracy on the test set; training time includes calibration. A batch of "
+        f"{BATCH_SIZE:,} texts is timed (median of {settings['throughput_runs']}) in a fresh process that loads the "
+        "saved model; peak RSS is that process's maximum resident memory, imports and model included. Single "
+        f"texts are timed in one process that loads all of a dataset's models and takes them in turn, in "
+        f"{settings.get('single_rounds', 1)} rounds, so they share the machine's changing speed alike: the median "
+        f"of {settings['single_calls']} calls per model (fewer for a model whose calls pass {SINGLE_BUDGET_S:.0f} s "
+        "in all). Best weighted F1 in bold.",
         "",
     ]
     for name, data in results["datasets"].items():
@@ -413,6 +504,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for models.json and models.md")
     parser.add_argument("--data-dir", type=Path, default=None, help="the shared data directory (default ../shared/data)")
     parser.add_argument("--measure-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--single-calls-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for option, chosen, known in (("--datasets", args.datasets, DATASETS), ("--families", args.families, FAMILIES), ("--peers", args.peers, PEERS)):
         unknown = [c for c in chosen if c not in known]
@@ -427,12 +519,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure_worker:
         measure_worker(args.measure_worker)
         return 0
+    if args.single_calls_worker:
+        single_calls_worker(args.single_calls_worker)
+        return 0
     settings = Settings.make(args.quick)
     results = {
         "command": "python benchmarks/models.py" + "".join(f" {shlex.quote(a)}" for a in argv),
         "machine": machine_info(),
         "settings": {"quick": settings.quick, "max_rows_per_file": settings.max_rows, "throughput_runs": settings.throughput_runs,
-                     "single_calls": settings.single_calls, "batch_size": BATCH_SIZE, "family_params": settings.family_params, "seed": SEED},
+                     "single_calls": settings.single_calls, "single_rounds": settings.single_rounds, "batch_size": BATCH_SIZE, "family_params": settings.family_params, "seed": SEED},
         **run_benchmark(args.datasets, args.families, args.peers, settings, args.data_dir),
     }
     write_atomically(args.out / "models.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")

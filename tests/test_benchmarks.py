@@ -47,6 +47,9 @@ def test_quick_run_writes_json_and_tables(tmp_path):
             assert 0.6 < test["weighted_f1"] <= 1.0 and 0.0 < test["macro_f1"] <= 1.0
         prediction = model["prediction"]
         assert prediction["batch_items_per_s"] > 0 and prediction["single_items_per_s"] > 0
+        # single calls: timed side by side with the other models, 20 calls in 4 rounds (the quick settings)
+        assert prediction["single_calls"] == 20 and prediction["single_rounds"] == 4
+        assert "saved_at" not in model
         assert 50 < prediction["peak_rss_mb"] < 4000 and model["size_bytes"] > 0
     table = (out / "models.md").read_text(encoding="utf-8")
     assert "python benchmarks/models.py --quick --datasets ecommerce" in table
