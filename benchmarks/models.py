@@ -216,8 +216,8 @@ def bench_family(family: str, dataset, settings: Settings, fitted: dict | None =
     settings and training seconds: an ensemble whose members are all there is combined from them
     instead of training them again (which gives the same model, see ``Categorizer.combine``). Its
     training seconds are then its members' plus the combining. The model is saved under
-    ``models_dir`` (a new temporary directory if None) and its path is kept in ``saved_at``, for the
-    single-call timing of the whole dataset's models.
+    ``models_dir`` and its path kept in ``saved_at``, for the single-call timing of the whole
+    dataset's models; without ``models_dir`` it is saved in a temporary directory, gone on return.
     """
     import prodcat
     from prodcat.models.registry import family_class
