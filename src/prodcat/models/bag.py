@@ -9,7 +9,6 @@ then skips the fixed cost of a TensorFlow call.
 from __future__ import annotations
 
 from itertools import repeat
-from operator import itemgetter
 
 import numpy as np
 
@@ -124,6 +123,12 @@ class _NumpyBag:
 
     def logits(self, texts: list[str]) -> np.ndarray:
         rows = self.rows
+        if len(texts) == 1 and self.kernel is None:  # one product: the fewest NumPy calls
+            ids = self._token_ids(texts[0])
+            average = np.add.reduce(rows.take(ids, axis=0), axis=0)
+            average *= 1.0 / len(ids)
+            average += self.bias
+            return average[None]
         averages = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
         for row, text in enumerate(texts):
             ids = self._token_ids(text)
@@ -138,34 +143,33 @@ class _NumpyBag:
         if self.words is None:
             tokens = _tokens(text, self.ngrams)[: self.sequence_length]
             return np.fromiter(map(self.token_id, tokens, repeat(OUT_OF_VOCABULARY_ID)), dtype=np.intp, count=len(tokens))
-        # Word pairs without making their strings: a word's entry holds its own id and the ids of the
-        # pairs it starts, so a pair is found in a small dictionary instead of the whole vocabulary.
-        # Every step maps a C function over the words: no Python code runs per token.
+        # Word pairs without making their strings: a word's entry is one small dictionary with its own
+        # id (key "") and the ids of the pairs it starts (keys: their second words), so a pair is found
+        # there instead of in the whole vocabulary. Every step maps a C function over the words: no
+        # Python code runs per token, and each word touches few objects (most lookups miss the caches).
         words = text.split()
         entries = list(map(self.words.get, words, repeat(_UNKNOWN_WORD)))
-        ids = list(map(_WORD_ID, entries))
-        ids += map(dict.get, map(_PAIRS, entries), words[1:], repeat(OUT_OF_VOCABULARY_ID))
-        return np.array(ids[: self.sequence_length], dtype=np.intp)
+        ids = list(map(dict.__getitem__, entries, repeat(_OWN_ID)))
+        ids += map(dict.get, entries, words[1:], repeat(OUT_OF_VOCABULARY_ID))
+        if len(ids) > self.sequence_length:
+            del ids[self.sequence_length :]
+        return np.array(ids, dtype=np.intp)
 
 
-_UNKNOWN_WORD = (OUT_OF_VOCABULARY_ID, {})
-_WORD_ID, _PAIRS = itemgetter(0), itemgetter(1)  # the parts of a word's entry
+_OWN_ID = ""  # the key of a word's own id in its entry (no word is empty)
+_UNKNOWN_WORD = {_OWN_ID: OUT_OF_VOCABULARY_ID}  # shared, never changed
 
 
-def _words_and_pairs(vocabulary: list[str]) -> dict[str, tuple[int, dict[str, int]]]:
-    """Each word of the vocabulary's tokens with its own id (unknown: 1) and the ids of the word
-    pairs it starts, by their second word."""
-    words: dict[str, tuple[int, dict[str, int]]] = {}
+def _words_and_pairs(vocabulary: list[str]) -> dict[str, dict[str, int]]:
+    """Each first word of the vocabulary's tokens with its entry: its own id under ``_OWN_ID``
+    (unknown: 1) and the ids of the word pairs it starts, by their second word."""
+    words: dict[str, dict[str, int]] = {}
     for token_id, token in enumerate(vocabulary):
         first, space, second = token.partition(" ")
-        word_id, pairs = words.get(first, _UNKNOWN_WORD)
-        if space:
-            if pairs is _UNKNOWN_WORD[1]:
-                pairs = {}
-            pairs[second] = token_id
-        else:
-            word_id = token_id
-        words[first] = (word_id, pairs)
+        entry = words.get(first)
+        if entry is None:
+            entry = words[first] = {_OWN_ID: OUT_OF_VOCABULARY_ID}
+        entry[second if space else _OWN_ID] = token_id
     return words
 
 
