@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -209,15 +208,15 @@ def score(known_labels: list[str], true: list[str], predicted: list[str]) -> dic
 
 
 # -- one model on one dataset ------------------------------------------------------------------------
-def bench_family(family: str, dataset, settings: Settings, fitted: dict | None = None, models_dir: Path | None = None) -> dict:
+def bench_family(family: str, dataset, settings: Settings, models_dir: Path, fitted: dict | None = None) -> dict:
     """Train, evaluate and measure the prodcat family ``family`` on ``dataset``.
 
     ``fitted`` collects the categorizers trained on this dataset so far, by family, with their
     settings and training seconds: an ensemble whose members are all there is combined from them
     instead of training them again (which gives the same model, see ``Categorizer.combine``). Its
     training seconds are then its members' plus the combining. The model is saved under
-    ``models_dir`` and its path kept in ``saved_at``, for the single-call timing of the whole
-    dataset's models; without ``models_dir`` it is saved in a temporary directory, gone on return.
+    ``models_dir``, its path kept in ``saved_at`` for the single-call timing of the whole dataset's
+    models (``run_benchmark`` takes it out of the results).
     """
     import prodcat
     from prodcat.models.registry import family_class
@@ -252,11 +251,10 @@ def bench_family(family: str, dataset, settings: Settings, fitted: dict | None =
         entry["tests"][test_name] = {key: metrics[key] for key in ("rows", "weighted_f1", "macro_f1", "accuracy")}
         if "review" in metrics:  # the share categorized automatically at the review threshold, and its precision
             entry["tests"][test_name]["review"] = metrics["review"]
-    with _models_dir(models_dir) as directory:
-        path = categorizer.save(directory / entry["model"])
-        entry["size_bytes"] = directory_bytes(path)
-        entry["prediction"] = measure_prediction("prodcat", family, path, _sample_texts(dataset), settings)
-    return {**entry, "status": "ok", **_kept(path, models_dir)}
+    path = categorizer.save(models_dir / entry["model"])
+    entry["size_bytes"] = directory_bytes(path)
+    entry["prediction"] = measure_prediction("prodcat", family, path, _sample_texts(dataset), settings)
+    return {**entry, "status": "ok", "saved_at": str(path)}
 
 
 def _fitted_members(params: dict, fitted: dict) -> list[str] | None:
@@ -273,7 +271,7 @@ def _fitted_members(params: dict, fitted: dict) -> list[str] | None:
     return None
 
 
-def bench_peer(name: str, dataset, settings: Settings, models_dir: Path | None = None) -> dict:
+def bench_peer(name: str, dataset, settings: Settings, models_dir: Path) -> dict:
     """Train, evaluate and measure the peer ``name`` on ``dataset`` (saved as ``bench_family`` saves)."""
     from peers import make_peer
 
@@ -290,27 +288,12 @@ def bench_peer(name: str, dataset, settings: Settings, models_dir: Path | None =
     entry["tests"] = {
         test_name: score(peer.labels_, rows.labels, peer.predict(rows.texts)) for test_name, rows in dataset.tests.items()
     }
-    with _models_dir(models_dir) as directory:
-        path = directory / name
-        path.mkdir()
-        peer.save(path)
-        entry["size_bytes"] = directory_bytes(path)
-        entry["prediction"] = measure_prediction("peer", name, path, _sample_texts(dataset), settings)
-    return {**entry, "status": "ok", **_kept(path, models_dir)}
-
-
-def _kept(path: Path, models_dir: Path | None) -> dict:
-    """``saved_at``, where the saved model outlives this call."""
-    return {} if models_dir is None else {"saved_at": str(path)}
-
-
-@contextmanager
-def _models_dir(models_dir: Path | None):
-    if models_dir is not None:
-        yield Path(models_dir)
-        return
-    with tempfile.TemporaryDirectory(prefix="prodcat-bench-model-") as scratch:
-        yield Path(scratch)
+    path = models_dir / name
+    path.mkdir()
+    peer.save(path)
+    entry["size_bytes"] = directory_bytes(path)
+    entry["prediction"] = measure_prediction("peer", name, path, _sample_texts(dataset), settings)
+    return {**entry, "status": "ok", "saved_at": str(path)}
 
 
 def _guarded_single_calls(models: list[dict], dataset, settings: Settings) -> None:
@@ -392,7 +375,7 @@ def run_benchmark(dataset_names: list[str], families: list[str], peer_names: lis
         fitted = {}  # this dataset's categorizers, which the ensemble can be combined from
         ordered = sorted(families, key=lambda family: family == "ensemble")  # its members first
         with tempfile.TemporaryDirectory(prefix="prodcat-bench-models-") as models_dir:
-            models = [_guarded(bench_family, f"prodcat-{family}", family, dataset, settings, fitted, Path(models_dir))
+            models = [_guarded(bench_family, f"prodcat-{family}", family, dataset, settings, Path(models_dir), fitted)
                       for family in ordered]
             fitted.clear()
             models += [_guarded(bench_peer, peer, peer, dataset, settings, Path(models_dir)) for peer in peer_names]

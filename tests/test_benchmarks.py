@@ -129,11 +129,11 @@ def test_tree_table_lists_flat_models_that_ran_on_every_level(tmp_path):
     assert bench_hierarchy.flat_rows("mwpd", tmp_path / "missing") == []
 
 
-def test_a_family_that_cannot_be_imported_is_skipped(monkeypatch, small_rows):
+def test_a_family_that_cannot_be_imported_is_skipped(monkeypatch, small_rows, tmp_path):
     from prodcat.models import registry
 
     monkeypatch.setitem(registry.FAMILIES, "missing", "prodcat.models.not_written_yet:Model")
-    entry = bench_models.bench_family("missing", small_rows, bench_models.Settings.make(quick=True))
+    entry = bench_models.bench_family("missing", small_rows, bench_models.Settings.make(quick=True), tmp_path)
     assert entry["status"] == "skipped" and "not_written_yet" in entry["error"]
 
 

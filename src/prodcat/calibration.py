@@ -24,7 +24,6 @@ def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return z
 
 
-
 def _one_row_probabilities(logits: list[float], inverse_temperature: float) -> np.ndarray:
     """``probabilities`` of one row with few labels, in Python floats: a third of the time of the five
     NumPy calls, which matters when a single product's whole prediction takes tens of microseconds."""

@@ -122,21 +122,18 @@ class _NumpyBag:
         self.ngrams, self.sequence_length = ngrams, sequence_length
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        rows = self.rows
-        if len(texts) == 1 and self.kernel is None:  # one product: the fewest NumPy calls
-            ids = self._token_ids(texts[0])
-            average = np.add.reduce(rows.take(ids, axis=0), axis=0)
-            average *= 1.0 / len(ids)
-            average += self.bias
-            return average[None]
-        averages = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
-        for row, text in enumerate(texts):
-            ids = self._token_ids(text)
-            averages[row] = np.add.reduce(rows.take(ids, axis=0), axis=0) * (1.0 / len(ids))
+        if len(texts) == 1:  # one product: no stacking, the fewest NumPy calls
+            averages = self._average(texts[0])[None]
+        else:
+            averages = np.stack([self._average(text) for text in texts])
         if self.kernel is not None:
             averages = averages @ self.kernel
         averages += self.bias
         return averages
+
+    def _average(self, text: str) -> np.ndarray:
+        ids = self._token_ids(text)
+        return np.add.reduce(self.rows.take(ids, axis=0), axis=0) * (1.0 / len(ids))
 
     def _token_ids(self, text: str) -> np.ndarray:
         """The ids of ``_tokens(text, ngrams)[:sequence_length]``, in that order."""
