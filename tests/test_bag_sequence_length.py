@@ -87,3 +87,19 @@ def test_numpy_inference_of_word_triples_matches_tensorflow():
         by_tensorflow = probabilities(model.logits(texts + [""] * 40)[: len(texts)])
         np.testing.assert_allclose(probabilities(model.logits(texts)), by_tensorflow, atol=1e-5)
         assert model._numpy.words is None
+
+
+def test_word_entries_hold_each_word_id_and_pair_ids_with_one_string_per_word():
+    from prodcat.models.bag import _words_and_pairs
+
+    vocabulary = ["", "[UNK]", "red", "shirt", "red shirt", "cotton shirt", "shirt red"]
+    words = _words_and_pairs(vocabulary)
+    assert words["red"] == {"": 2, "shirt": 4}
+    assert words["cotton"] == {"": 1, "shirt": 5}  # a pair's first word that is no token of its own: unknown
+    assert words["shirt"] == {"": 3, "red": 6}
+    key_of = {key: key for key in words}
+    for entry in words.values():
+        for second in entry:
+            if second:
+                assert second is key_of.get(second, second)  # the outer key's own object, not a copy
+    assert next(k for k in words["red"] if k) is next(k for k in words if k == "shirt")
