@@ -48,13 +48,23 @@ def test_quick_run_writes_json_and_tables(tmp_path):
         prediction = model["prediction"]
         assert prediction["batch_items_per_s"] > 0 and prediction["single_items_per_s"] > 0
         # single calls: timed side by side with the other models, 20 calls in 4 rounds (the quick settings)
-        assert prediction["single_calls"] == 20 and prediction["single_rounds"] == 4
+        assert prediction["single_calls"] == 20 and prediction["single_rounds"] == prediction["single_rounds_timed"] == 4
         assert "saved_at" not in model
         assert 50 < prediction["peak_rss_mb"] < 4000 and model["size_bytes"] > 0
     table = (out / "models.md").read_text(encoding="utf-8")
     assert "python benchmarks/models.py --quick --datasets ecommerce" in table
     best = max(m["tests"]["ecommerce"]["weighted_f1"] for m in ecommerce["models"])
     assert f"**{best:.3f}**" in table.split("### ecommerce-raw-sample")[0]
+
+
+def test_single_item_rate_is_the_median_of_the_rounds_rates_not_one_over_the_median_latency():
+    # three rounds of two calls: a long text makes the second round slow; the median call is 0.01 s
+    seconds = [0.01, 0.01, 0.01, 0.05, 0.01, 0.02]
+    summary = bench_models._single_call_summary(seconds, rounds=3, per_round=2)
+    assert summary["single_rounds_timed"] == 3
+    assert summary["single_items_per_s"] == pytest.approx(2 / 0.03)  # rounds: 100, 33.3 and 66.7 items/s
+    assert summary["single_items_per_s_at_median_latency"] == pytest.approx(100)
+    assert summary["single_latency_ms_median"] == pytest.approx(10)
 
 
 def test_peer_scores_match_prodcat_evaluate(linear_model_dir):
