@@ -430,9 +430,9 @@ def markdown(results: dict) -> str:
         f"{BATCH_SIZE:,} texts is timed (median of {settings['throughput_runs']}) in a fresh process that loads the "
         "saved model; peak RSS is that process's maximum resident memory, imports and model included. Single "
         f"texts are timed in one process that loads all of a dataset's models and takes them in turn, in "
-        f"{settings.get('single_rounds', 1)} rounds, so they share the machine's changing speed alike: the median "
-        f"of {settings['single_calls']} calls per model (fewer for a model whose calls pass {SINGLE_BUDGET_S:.0f} s "
-        "in all). Best weighted F1 in bold.",
+        f"{settings.get('single_rounds', 1)} rounds, so they share the machine's changing speed alike: each "
+        f"round's calls per second, median over the rounds ({settings['single_calls']} calls per model, fewer for "
+        f"a model whose calls pass {SINGLE_BUDGET_S:.0f} s in all). Best weighted F1 in bold.",
         "",
     ]
     for name, data in results["datasets"].items():
