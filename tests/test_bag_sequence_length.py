@@ -98,8 +98,7 @@ def test_word_entries_hold_each_word_id_and_pair_ids_with_one_string_per_word():
     assert words["cotton"] == {"": 1, "shirt": 5}  # a pair's first word that is no token of its own: unknown
     assert words["shirt"] == {"": 3, "red": 6}
     key_of = {key: key for key in words}
-    for entry in words.values():
-        for second in entry:
-            if second:
-                assert second is key_of.get(second, second)  # the outer key's own object, not a copy
-    assert next(k for k in words["red"] if k) is next(k for k in words if k == "shirt")
+    pair_keys = [second for entry in words.values() for second in entry if second]
+    assert sorted(pair_keys) == ["red", "shirt", "shirt"]
+    for second in pair_keys:
+        assert second is key_of[second]  # the outer key's own object, not a copy

@@ -166,7 +166,9 @@ def _words_and_pairs(vocabulary: list[str]) -> dict[str, dict[str, int]]:
     reached in memory (timed among the other ecommerce models, about 5% faster a call).
     """
     words: dict[str, dict[str, int]] = {}
-    one_object = {}  # each word's single string object
+    # Each word's single string object. ``sys.intern`` would do the same job, but timed it lost the gain
+    # (0-1% against 4-9% in the same harness), so the objects are kept here.
+    one_object = {}
     for token_id, token in enumerate(vocabulary):
         first, space, second = token.partition(" ")
         first, second = one_object.setdefault(first, first), one_object.setdefault(second, second)
