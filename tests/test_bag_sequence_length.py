@@ -1,5 +1,6 @@
 """The bag and LSTM families size their sequences to the training texts, so short titles carry little
-padding, and the bag runs a few texts at a time in NumPy with the same results as TensorFlow."""
+padding, and the bag's own inference (NumPy for a few texts, one folded TensorFlow graph for batches)
+gives the same probabilities as the Keras network it was trained as."""
 
 from __future__ import annotations
 
@@ -17,6 +18,28 @@ from conftest import BIGBASKET, SAMPLE
 SMALL_BAG = {"epochs": 2, "max_tokens": 5_000, "embedding_dim": 8}
 
 
+def keras_probabilities(model, texts: list[str]) -> np.ndarray:
+    """The trained Keras network's own output (standardization included) on normalized ``texts``."""
+    import tensorflow as tf
+
+    return model.model_(tf.constant(np.asarray(model._cut(texts), dtype=object).reshape(-1, 1)), training=False).numpy()
+
+
+def assert_both_paths_match_keras(model, texts: list[str]) -> None:
+    """The NumPy path (calls of fewer than ``NUMPY_BELOW_ROWS`` texts) and the graph (bigger calls)
+    give the Keras network's probabilities; their logits may differ from its log output by a constant
+    per row."""
+    from prodcat.calibration import probabilities
+    from prodcat.models.bag import NUMPY_BELOW_ROWS
+
+    expected = keras_probabilities(model, texts)
+    assert len(texts) >= NUMPY_BELOW_ROWS
+    np.testing.assert_allclose(probabilities(model.logits(texts)), expected, atol=1e-5)
+    for start in range(0, len(texts), NUMPY_BELOW_ROWS - 1):
+        chunk = texts[start : start + NUMPY_BELOW_ROWS - 1]
+        np.testing.assert_allclose(probabilities(model.logits(chunk)), expected[start : start + len(chunk)], atol=1e-5)
+
+
 def test_sequence_length_is_the_longest_training_title_and_is_saved(tmp_path):
     catalog = prodcat.read_catalog(BIGBASKET, text_cols="product", label_cols="category")
     texts, labels = catalog.texts[:400], catalog.labels[:400]
@@ -30,33 +53,27 @@ def test_sequence_length_is_the_longest_training_title_and_is_saved(tmp_path):
     np.testing.assert_allclose(Categorizer.load(path).predict_proba([longer, texts[0]]), categorizer.predict_proba([longer, texts[0]]), rtol=1e-5, atol=1e-6)
 
 
-def test_numpy_inference_of_a_few_texts_matches_tensorflow(bag_model_dir):
-    from prodcat.calibration import probabilities
+def test_numpy_and_graph_inference_match_the_keras_network(bag_model_dir):
     from prodcat.models.bag import NUMPY_BELOW_ROWS
 
     categorizer = Categorizer.load(bag_model_dir)
     sample = prodcat.read_catalog(SAMPLE)
-    texts = [normalize_text(t) for t in sample.texts[:NUMPY_BELOW_ROWS - 1]]
+    texts = [normalize_text(t) for t in sample.texts[: 2 * NUMPY_BELOW_ROWS]]
     texts += ["", "zzqx unknownword", normalize_text("\n".join(sample.texts[:30]))]  # empty, unknown words, too long
     model = categorizer.model_
-    by_tensorflow = probabilities(model.logits(texts + [""] * NUMPY_BELOW_ROWS)[: len(texts)])  # a batch big enough for TensorFlow
-    for start in range(0, len(texts), NUMPY_BELOW_ROWS - 1):
-        chunk = texts[start : start + NUMPY_BELOW_ROWS - 1]
-        # The logits may differ by a constant per row (NumPy returns the softmax's input), the probabilities may not.
-        np.testing.assert_allclose(probabilities(model.logits(chunk)), by_tensorflow[start : start + len(chunk)], atol=1e-5)
+    assert_both_paths_match_keras(model, texts)
+    assert model._numpy.kernel is None and model._numpy.rows.shape[1] == len(categorizer.labels)  # rows folded with the kernel
 
 
-def test_numpy_inference_without_the_projected_rows_matches_tensorflow():
-    """With more labels than embedding dimensions the NumPy path averages whole embeddings."""
-    from prodcat.calibration import probabilities
-
+def test_inference_without_the_folded_rows_matches_the_keras_network():
+    """With more labels than embedding dimensions both paths average whole embeddings, then apply
+    the kernel."""
     catalog = prodcat.read_catalog(BIGBASKET, text_cols="product", label_cols="category")
     categorizer = Categorizer("bag", params=SMALL_BAG, seed=42).fit(catalog.texts[:400], catalog.labels[:400], verbose=0)
     model = categorizer.model_
     assert len(categorizer.labels) > SMALL_BAG["embedding_dim"]
-    texts = [normalize_text(t) for t in catalog.texts[400:420]]
-    by_tensorflow = probabilities(model.logits(texts + [""] * 40)[: len(texts)])
-    np.testing.assert_allclose(probabilities(model.logits(texts)), by_tensorflow, atol=1e-5)
+    texts = [normalize_text(t) for t in catalog.texts[400:450]] + [""]
+    assert_both_paths_match_keras(model, texts)
     assert model._numpy.kernel is not None  # the whole embeddings, then the kernel
 
 
@@ -74,18 +91,15 @@ def test_the_lstm_pads_only_to_the_longest_training_title(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba([longer, texts[0]]), categorizer.predict_proba([longer, texts[0]]), rtol=1e-5, atol=1e-6)
 
 
-def test_numpy_inference_of_word_triples_matches_tensorflow():
+def test_inference_of_single_words_and_word_triples_matches_the_keras_network():
     """Word pairs (the default) are looked up word by word; other n-gram lengths token by token."""
-    from prodcat.calibration import probabilities
-
     catalog = prodcat.read_catalog(BIGBASKET, text_cols="product", label_cols="category")
     for ngrams in (1, 3):
         params = {**SMALL_BAG, "ngrams": ngrams}
         categorizer = Categorizer("bag", params=params, seed=42).fit(catalog.texts[:400], catalog.labels[:400], verbose=0)
         model = categorizer.model_
-        texts = [normalize_text(t) for t in catalog.texts[400:420]] + ["", normalize_text(" ".join(catalog.texts[:40]))]  # empty, too long
-        by_tensorflow = probabilities(model.logits(texts + [""] * 40)[: len(texts)])
-        np.testing.assert_allclose(probabilities(model.logits(texts)), by_tensorflow, atol=1e-5)
+        texts = [normalize_text(t) for t in catalog.texts[400:440]] + ["", normalize_text(" ".join(catalog.texts[:40]))]  # empty, too long
+        assert_both_paths_match_keras(model, texts)
         assert model._numpy.words is None
 
 

@@ -1,9 +1,11 @@
 """A bag of word and word-bigram embeddings, averaged (the fastText architecture), in Keras.
 
 The fastest family: tokenizing, n-grams and the vocabulary lookup run inside TensorFlow's own
-string kernels, and the network is one embedding average and one softmax layer. That network is
-small enough to run in NumPy, from the same weights, for a few texts at a time: a single product
-then skips the fixed cost of a TensorFlow call.
+string kernels, and the network is one embedding average and one softmax layer. Both are linear, so
+at prediction each token's embedding is multiplied by the softmax layer's kernel once, at load, and a
+text's scores are the average of its tokens' rows. Batches run that in one TensorFlow graph; a few
+texts at a time run it in NumPy, so a single product skips the fixed cost of a TensorFlow call.
+Training uses the Keras network as built; tests check both paths against it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from itertools import repeat
 
 import numpy as np
 
-from prodcat.models.keras_family import KerasFamily
+from prodcat.models.keras_family import KerasFamily, import_keras, infer_in_batches
 
 START_TOKEN = "xxstart"
 OUT_OF_VOCABULARY_ID = 1  # TextVectorization's id for "[UNK]"
@@ -57,13 +59,14 @@ class BagModel(KerasFamily):
             "patience": patience,
         }
         self._numpy = None  # the NumPy inference, made on the first small call
+        self._graph = None  # the TensorFlow inference, made on the first batch
 
     def _cut(self, texts: list[str]) -> list[str]:
         # Every text starts with one fixed token, so no row is all padding (its average would be 0 / 0).
         return [f"{START_TOKEN} {text}" for text in super()._cut(texts)]
 
     def _build(self, keras, texts: list[str], n_labels: int):
-        self._numpy = None
+        self._numpy = self._graph = None
         p = self.params
         if p["sequence_length"] is None:
             longest = max((len(_tokens(t, p["ngrams"])) for t in texts), default=MAX_SEQUENCE_LENGTH)
@@ -85,11 +88,64 @@ class BagModel(KerasFamily):
         return keras.Model(inputs, outputs, name="prodcat_bag")
 
     def logits(self, texts: list[str]) -> np.ndarray:
+        """The softmax layer's input (not its log output, as for other Keras families)."""
         if len(texts) >= NUMPY_BELOW_ROWS:
-            return super().logits(texts)
+            if self._graph is None:
+                self._graph = _GraphBag(self.model_)
+            return self._graph.logits(self._cut(texts))
         if self._numpy is None:
             self._numpy = _NumpyBag(self.model_, self.params["ngrams"], self.params["sequence_length"])
         return self._numpy.logits(self._cut(texts))
+
+
+def _token_rows(model) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The trained network as ``(rows, kernel, bias)``: a text's logits are the average of its
+    tokens' ``rows`` (then times ``kernel``, when it is not ``None``) plus ``bias``.
+
+    The average and the softmax layer's product are both linear, so with fewer labels than embedding
+    dimensions each token's embedding is multiplied by the kernel once, here, and a text then averages a
+    few numbers per token instead of a whole embedding. Row 0 (padding) is zero.
+    """
+    embeddings = np.asarray(model.get_layer("embed").get_weights()[0], dtype=np.float32)
+    kernel, bias = (np.asarray(w, dtype=np.float32) for w in model.get_layer("probabilities").get_weights())
+    if kernel.shape[1] < embeddings.shape[1]:
+        rows, kernel = embeddings @ kernel, None
+    else:
+        rows = embeddings.copy()
+    rows[0] = 0.0
+    return rows, kernel, bias
+
+
+class _GraphBag:
+    """The bag network's inference for batches, as one TensorFlow graph over the saved vectorizer's
+    token ids and ``_token_rows``: about twice as fast as the Keras network on the ecommerce texts.
+
+    The vectorizer is the saved one without its standardization: the text it gets is already
+    normalized (lowercase, no punctuation), on which that step changes nothing.
+    """
+
+    def __init__(self, model):
+        import tensorflow as tf
+
+        keras = import_keras()
+        saved = model.get_layer("vectorize")
+        config = {**saved.get_config(), "standardize": None, "vocabulary": None}
+        vectorize = keras.layers.TextVectorization.from_config(config)
+        vectorize.set_vocabulary(saved.get_vocabulary())
+        rows, kernel, bias = (None if w is None else tf.constant(w) for w in _token_rows(model))
+
+        def infer(batch):
+            ids = vectorize(batch)
+            counts = tf.reduce_sum(tf.cast(ids > 0, tf.float32), axis=1, keepdims=True)
+            averages = tf.reduce_sum(tf.gather(rows, ids), axis=1) / counts
+            if kernel is not None:
+                averages = tf.matmul(averages, kernel)
+            return averages + bias
+
+        self._infer = tf.function(infer, input_signature=[tf.TensorSpec([None, 1], tf.string)])
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        return infer_in_batches(self._infer, texts)
 
 
 class _NumpyBag:
@@ -109,16 +165,7 @@ class _NumpyBag:
             self.words, self.token_id = _words_and_pairs(vocabulary), None
         else:
             self.words, self.token_id = None, dict(zip(vocabulary, range(len(vocabulary)))).get
-        embeddings = np.asarray(model.get_layer("embed").get_weights()[0], dtype=np.float32)
-        kernel, bias = model.get_layer("probabilities").get_weights()
-        kernel, self.bias = np.asarray(kernel, dtype=np.float32), np.asarray(bias, dtype=np.float32)
-        # The average and the softmax layer's product are both linear, so with fewer labels than
-        # embedding dimensions each token's row is multiplied by the kernel once, here: a call then
-        # gathers and averages a few numbers per token instead of a whole embedding.
-        if kernel.shape[1] < embeddings.shape[1]:
-            self.rows, self.kernel = embeddings @ kernel, None
-        else:
-            self.rows, self.kernel = embeddings, kernel
+        self.rows, self.kernel, self.bias = _token_rows(model)
         self.ngrams, self.sequence_length = ngrams, sequence_length
 
     def logits(self, texts: list[str]) -> np.ndarray:

@@ -84,9 +84,7 @@ class KerasFamily(ModelFamily):
                 return model(batch, training=False)
 
             self._infer = tf.function(infer, input_signature=[tf.TensorSpec([None, 1], tf.string)], reduce_retracing=True)
-        texts = self._cut(texts)
-        batches = [texts[i : i + 1024] for i in range(0, len(texts), 1024)]
-        probabilities = np.concatenate([self._infer(tf.constant(_strings(batch))).numpy() for batch in batches])
+        probabilities = infer_in_batches(self._infer, self._cut(texts))
         return np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))  # the softmax output, as logits
 
     def save(self, directory: Path) -> None:
@@ -101,6 +99,14 @@ class KerasFamily(ModelFamily):
         model = cls(**params)
         model.model_ = keras.models.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
         return model
+
+
+def infer_in_batches(infer, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+    """``infer`` (a traced graph over a column of strings) on ``texts``, ``batch_size`` at a time."""
+    import tensorflow as tf
+
+    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    return np.concatenate([infer(tf.constant(_strings(batch))).numpy() for batch in batches])
 
 
 def _strings(texts: list[str]) -> np.ndarray:
