@@ -60,13 +60,14 @@ class BagModel(KerasFamily):
         }
         self._numpy = None  # the NumPy inference, made on the first small call
         self._graph = None  # the TensorFlow inference, made on the first batch
+        self._rows = None  # what both share: ``_token_rows`` of the trained network
 
     def _cut(self, texts: list[str]) -> list[str]:
         # Every text starts with one fixed token, so no row is all padding (its average would be 0 / 0).
         return [f"{START_TOKEN} {text}" for text in super()._cut(texts)]
 
     def _build(self, keras, texts: list[str], n_labels: int):
-        self._numpy = self._graph = None
+        self._numpy = self._graph = self._rows = None
         p = self.params
         if p["sequence_length"] is None:
             longest = max((len(_tokens(t, p["ngrams"])) for t in texts), default=MAX_SEQUENCE_LENGTH)
@@ -89,12 +90,14 @@ class BagModel(KerasFamily):
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """The softmax layer's input (not its log output, as for other Keras families)."""
+        if self._rows is None:
+            self._rows = _token_rows(self.model_)
         if len(texts) >= NUMPY_BELOW_ROWS:
             if self._graph is None:
-                self._graph = _GraphBag(self.model_)
+                self._graph = _GraphBag(self.model_, *self._rows)
             return self._graph.logits(self._cut(texts))
         if self._numpy is None:
-            self._numpy = _NumpyBag(self.model_, self.params["ngrams"], self.params["sequence_length"])
+            self._numpy = _NumpyBag(self.model_, *self._rows, self.params["ngrams"], self.params["sequence_length"])
         return self._numpy.logits(self._cut(texts))
 
 
@@ -108,10 +111,8 @@ def _token_rows(model) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """
     embeddings = np.asarray(model.get_layer("embed").get_weights()[0], dtype=np.float32)
     kernel, bias = (np.asarray(w, dtype=np.float32) for w in model.get_layer("probabilities").get_weights())
-    if kernel.shape[1] < embeddings.shape[1]:
-        rows, kernel = embeddings @ kernel, None
-    else:
-        rows = embeddings.copy()
+    # ``get_weights`` returns copies, so zeroing row 0 leaves the network as it is.
+    rows, kernel = (embeddings @ kernel, None) if kernel.shape[1] < embeddings.shape[1] else (embeddings, kernel)
     rows[0] = 0.0
     return rows, kernel, bias
 
@@ -124,7 +125,7 @@ class _GraphBag:
     normalized (lowercase, no punctuation), on which that step changes nothing.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, rows: np.ndarray, kernel: np.ndarray | None, bias: np.ndarray):
         import tensorflow as tf
 
         keras = import_keras()
@@ -132,7 +133,7 @@ class _GraphBag:
         config = {**saved.get_config(), "standardize": None, "vocabulary": None}
         vectorize = keras.layers.TextVectorization.from_config(config)
         vectorize.set_vocabulary(saved.get_vocabulary())
-        rows, kernel, bias = (None if w is None else tf.constant(w) for w in _token_rows(model))
+        rows, kernel, bias = (None if w is None else tf.constant(w) for w in (rows, kernel, bias))
 
         def infer(batch):
             ids = vectorize(batch)
@@ -157,7 +158,7 @@ class _NumpyBag:
     budget is tens of microseconds, most of it in looking tokens up.
     """
 
-    def __init__(self, model, ngrams: int, sequence_length: int):
+    def __init__(self, model, rows: np.ndarray, kernel: np.ndarray | None, bias: np.ndarray, ngrams: int, sequence_length: int):
         # Plain ``str``: the layer returns ``numpy.str_``, which keeps a dictionary off CPython's fast
         # path for string keys (every lookup about a third slower).
         vocabulary = [str(token) for token in model.get_layer("vectorize").get_vocabulary()]
@@ -165,7 +166,7 @@ class _NumpyBag:
             self.words, self.token_id = _words_and_pairs(vocabulary), None
         else:
             self.words, self.token_id = None, dict(zip(vocabulary, range(len(vocabulary)))).get
-        self.rows, self.kernel, self.bias = _token_rows(model)
+        self.rows, self.kernel, self.bias = rows, kernel, bias
         self.ngrams, self.sequence_length = ngrams, sequence_length
 
     def logits(self, texts: list[str]) -> np.ndarray:
