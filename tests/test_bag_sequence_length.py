@@ -60,7 +60,7 @@ def test_numpy_and_graph_inference_match_the_keras_network(bag_model_dir):
     sample = prodcat.read_catalog(SAMPLE)
     texts = [normalize_text(t) for t in sample.texts[: 2 * NUMPY_BELOW_ROWS]]
     texts += ["", "zzqx unknownword", normalize_text("\n".join(sample.texts[:30]))]  # empty, unknown words, too long
-    # Not ASCII: the graph leaves out the vectorizer's lowercasing, which normalization has done.
+    # Not ASCII: both paths take the normalized words as they are, the network lowercases them again.
     texts += [normalize_text("Crème BRÛLÉE İstanbul ΣΟΦΙΑ Straße ＬＥＤ ｌａｍｐ Ǆemal"), normalize_text("LED lamp, Cotton SHIRT")]
     model = categorizer.model_
     assert_both_paths_match_keras(model, texts)

@@ -14,7 +14,7 @@ from itertools import repeat
 
 import numpy as np
 
-from prodcat.models.keras_family import KerasFamily, import_keras, infer_in_batches
+from prodcat.models.keras_family import KerasFamily, infer_in_batches
 
 START_TOKEN = "xxstart"
 OUT_OF_VOCABULARY_ID = 1  # TextVectorization's id for "[UNK]"
@@ -120,19 +120,12 @@ def _token_rows(model) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
 class _GraphBag:
     """The bag network's inference for batches, as one TensorFlow graph over the saved vectorizer's
     token ids and ``_token_rows``: about twice as fast as the Keras network on the ecommerce texts.
-
-    The vectorizer is the saved one without its standardization: the text it gets is already
-    normalized (lowercase, no punctuation), on which that step changes nothing.
     """
 
     def __init__(self, model, rows: np.ndarray, kernel: np.ndarray | None, bias: np.ndarray):
         import tensorflow as tf
 
-        keras = import_keras()
-        saved = model.get_layer("vectorize")
-        config = {**saved.get_config(), "standardize": None, "vocabulary": None}
-        vectorize = keras.layers.TextVectorization.from_config(config)
-        vectorize.set_vocabulary(saved.get_vocabulary())
+        vectorize = model.get_layer("vectorize")
         rows, kernel, bias = (None if w is None else tf.constant(w) for w in (rows, kernel, bias))
 
         def infer(batch):
