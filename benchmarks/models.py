@@ -12,6 +12,7 @@ and alternating makes every model share the drift, so their rates compare.
     python benchmarks/models.py                      # everything (under an hour on 2 cores)
     python benchmarks/models.py --quick              # small caps, for development
     python benchmarks/models.py --datasets ecommerce --families linear --peers tfidf-svm
+    python benchmarks/models.py --encoder all-MiniLM-L6-v2   # linear (and ensemble) with a sentence encoder
 
 Writes ``models.json`` (every number and the machine) and ``models.md`` (tables for BENCHMARKS.md)
 into ``--out`` (default ``benchmarks/results``).
@@ -55,12 +56,11 @@ class Settings:
     single_calls: int = 200  # per model, in ``single_rounds`` rounds that alternate the dataset's models
     single_rounds: int = 10
     family_params: dict = field(default_factory=dict)
+    encoder: str | None = None  # the linear model's sentence encoder, in the ensemble's too
 
     @classmethod
-    def make(cls, quick: bool) -> "Settings":
-        if not quick:
-            return cls()
-        return cls(
+    def make(cls, quick: bool, encoder: str | None = None) -> "Settings":
+        settings = cls() if not quick else cls(
             quick=True,
             max_rows=1900,  # about 1,500 training rows after the split
             throughput_runs=1,
@@ -68,6 +68,12 @@ class Settings:
             single_rounds=4,
             family_params={"lstm": {"epochs": 2}, "ensemble": {"member_params": {"lstm": {"epochs": 2}}}},
         )
+        if encoder:
+            settings.encoder = encoder
+            settings.family_params.setdefault("linear", {})["encoder"] = encoder
+            ensemble = settings.family_params.setdefault("ensemble", {})
+            ensemble.setdefault("member_params", {}).setdefault("linear", {})["encoder"] = encoder
+        return settings
 
 
 # -- measuring prediction in a fresh process ---------------------------------------------------------
@@ -228,6 +234,8 @@ def bench_family(family: str, dataset, settings: Settings, models_dir: Path, fit
     from prodcat.models.registry import family_class
 
     entry = {"model": f"prodcat-{family}", "kind": "prodcat", "family": family}
+    if settings.encoder and family in ("linear", "ensemble"):  # its rows say so: they are not the default model
+        entry["model"] += f"+{settings.encoder}"
     try:
         family_class(family)
     except (ImportError, AttributeError, prodcat.ModelError) as exc:
@@ -490,6 +498,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     flat_families = [name for name in FAMILIES if name != "hierarchical"]
     parser.add_argument("--families", type=_comma_list, default=flat_families, help=f"comma list of prodcat families ({', '.join(FAMILIES)}; default: all but hierarchical); 'none' for none")
     parser.add_argument("--peers", type=_comma_list, default=list(PEERS), help=f"comma list of {', '.join(PEERS)}; 'none' for none")
+    parser.add_argument("--encoder", default=None, help="give the linear model (and the ensemble's linear member) this sentence encoder, e.g. all-MiniLM-L6-v2 (fetched with 'prodcat fetch-encoder')")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for models.json and models.md")
     parser.add_argument("--data-dir", type=Path, default=None, help="the shared data directory (default ../shared/data)")
     parser.add_argument("--measure-worker", type=Path, help=argparse.SUPPRESS)
@@ -511,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.single_calls_worker:
         single_calls_worker(args.single_calls_worker)
         return 0
-    settings = Settings.make(args.quick)
+    settings = Settings.make(args.quick, args.encoder)
     results = {
         "command": "python benchmarks/models.py" + "".join(f" {shlex.quote(a)}" for a in argv),
         "machine": machine_info(),

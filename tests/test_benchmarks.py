@@ -185,3 +185,16 @@ def test_an_ensemble_with_other_member_settings_trains_its_own_members():
     assert bench_models._fitted_members({}, fitted) == ["bag", "linear", "neighbors"]
     assert bench_models._fitted_members({"members": ["linear", "neighbors"], "member_params": {"linear": {"C": 0.1}}}, fitted) is None
     assert bench_models._fitted_members({"members": ["linear", "lstm"]}, fitted) is None
+
+
+def test_encoder_option_gives_linear_and_the_ensembles_linear_member_the_encoder():
+    settings = bench_models.Settings.make(quick=True, encoder="all-MiniLM-L6-v2")
+    assert settings.family_params["linear"] == {"encoder": "all-MiniLM-L6-v2"}
+    ensemble = settings.family_params["ensemble"]
+    assert ensemble["member_params"]["linear"] == {"encoder": "all-MiniLM-L6-v2"} and ensemble["member_params"]["lstm"] == {"epochs": 2}
+    # the linear model trained in the run, with the encoder, is the one the ensemble is combined from
+    fitted = {family: {"params": settings.family_params.get(family, {})} for family in ("bag", "linear", "neighbors")}
+    assert bench_models._fitted_members(ensemble, fitted) == ["bag", "linear", "neighbors"]
+    fitted["linear"]["params"] = {}
+    assert bench_models._fitted_members(ensemble, fitted) is None
+    assert bench_models.Settings.make(quick=False).family_params == {}

