@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from prodcat.cli.options import Encoding, Format, Header, LabelCol, PathSep, TextCol, reading_options
+from prodcat.cli.options import Encoding, Force, Format, Header, LabelCol, PathSep, Quiet, TextCol, reading_options
 
 SHOWN_LABELS = 25
 
@@ -42,8 +42,8 @@ def inspect_command(
 def download_command(
     name: Annotated[str, typer.Argument(help="Dataset to fetch: ecommerce (the reference dataset).")] = "ecommerce",
     url: Annotated[Optional[str], typer.Option("--url", help="Download from this address instead (a mirror); the file is verified all the same.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Download again even if a verified copy is cached.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Download a dataset into the cache (PRODCAT_CACHE, default ~/.cache/prodcat) and verify it."""
     from dataclasses import replace

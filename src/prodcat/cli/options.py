@@ -13,6 +13,8 @@ Format = Annotated[Optional[str], typer.Option("--format", help="csv, tsv, jsonl
 Header = Annotated[Optional[bool], typer.Option("--header/--no-header", help="Whether a CSV/TSV has a header row (default: detect).", show_default=False)]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/TSV/JSONL files.")]
 PathSep = Annotated[Optional[str], typer.Option("--path-sep", help="Separator inside a single label column holding a category path, e.g. ' > '.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Force = Annotated[bool, typer.Option("--force", help="Download again even if a verified copy is cached.")]
 ModelDir = Annotated[Optional[Path], typer.Option("--model", "-m", help="A model directory made by 'prodcat train'.")]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from prodcat.cli.options import resolve_model, Encoding, Format, Header, ModelDir, TextCol
+from prodcat.cli.options import resolve_model, Encoding, Format, Header, ModelDir, Quiet, TextCol
 
 DEFAULT_CHUNK_ROWS = 20_000  # the same as prodcat.batch.DEFAULT_CHUNK_ROWS, which loads pandas
 
@@ -27,7 +27,7 @@ def predict_command(
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv, tsv, jsonl or parquet (default: from the extension).")] = None,
     keep: Annotated[Optional[str], typer.Option("--keep", help="Input columns to copy to the output, comma-separated (default: all).")] = None,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows read and categorized at a time.")] = DEFAULT_CHUNK_ROWS,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Print the category of each TEXT with its probability, or categorize every row of --input into --output."""
     from prodcat.errors import DataError

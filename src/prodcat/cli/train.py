@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from prodcat.cli.options import Encoding, Format, Header, LabelCol, PathSep, TextCol, parse_params, reading_options
+from prodcat.cli.options import Encoding, Format, Header, LabelCol, PathSep, Quiet, TextCol, parse_params, reading_options
 
 
 def train_command(
@@ -40,7 +40,7 @@ def train_command(
     learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", help="LSTM: Adam learning rate. [default: 0.002]", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", help="LSTM: epochs without validation gain before stopping. [default: 2]", show_default=False)] = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", help="Any family setting as KEY=VALUE, e.g. --param C=0.5 (repeatable).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train a categorizer on a labelled catalog; save it with a report on its leakage-free test split."""
     from prodcat.training import train
