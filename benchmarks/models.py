@@ -13,6 +13,8 @@ and alternating makes every model share the drift, so their rates compare.
     python benchmarks/models.py --quick              # small caps, for development
     python benchmarks/models.py --datasets ecommerce --families linear --peers tfidf-svm
     python benchmarks/models.py --encoder all-MiniLM-L6-v2   # linear (and ensemble) with a sentence encoder
+    python benchmarks/models.py --datasets bigbasket-category --families lstm,linear,bag,neighbors,transformer,ensemble \
+        --ensemble-members bag,linear,neighbors,transformer      # with the fine-tuned transformer, in the ensemble too
 
 Writes ``models.json`` (every number and the machine) and ``models.md`` (tables for BENCHMARKS.md)
 into ``--out`` (default ``benchmarks/results``).
@@ -57,9 +59,10 @@ class Settings:
     single_rounds: int = 10
     family_params: dict = field(default_factory=dict)
     encoder: str | None = None  # the linear model's sentence encoder, in the ensemble's too
+    ensemble_members: list[str] | None = None  # None: the ensemble's default members
 
     @classmethod
-    def make(cls, quick: bool, encoder: str | None = None) -> "Settings":
+    def make(cls, quick: bool, encoder: str | None = None, ensemble_members: list[str] | None = None) -> "Settings":
         settings = cls() if not quick else cls(
             quick=True,
             max_rows=1900,  # about 1,500 training rows after the split
@@ -73,6 +76,9 @@ class Settings:
             settings.family_params.setdefault("linear", {})["encoder"] = encoder
             ensemble = settings.family_params.setdefault("ensemble", {})
             ensemble.setdefault("member_params", {}).setdefault("linear", {})["encoder"] = encoder
+        if ensemble_members:
+            settings.ensemble_members = list(ensemble_members)
+            settings.family_params.setdefault("ensemble", {})["members"] = list(ensemble_members)
         return settings
 
 
@@ -233,9 +239,7 @@ def bench_family(family: str, dataset, settings: Settings, models_dir: Path, fit
     import prodcat
     from prodcat.models.registry import family_class
 
-    entry = {"model": f"prodcat-{family}", "kind": "prodcat", "family": family}
-    if settings.encoder and family in ("linear", "ensemble"):  # its rows say so: they are not the default model
-        entry["model"] += f"+{settings.encoder}"
+    entry = {"model": model_label(family, settings), "kind": "prodcat", "family": family}
     try:
         family_class(family)
     except (ImportError, AttributeError, prodcat.ModelError) as exc:
@@ -269,6 +273,21 @@ def bench_family(family: str, dataset, settings: Settings, models_dir: Path, fit
     entry["size_bytes"] = directory_bytes(path)
     entry["prediction"] = measure_prediction("prodcat", family, path, _sample_texts(dataset), settings)
     return {**entry, "status": "ok", "saved_at": str(path)}
+
+
+def model_label(family: str, settings: Settings) -> str:
+    """The family's row name, which says how it differs from the default model: ``prodcat-linear+ENCODER``,
+    ``prodcat-ensemble+transformer`` (a member added), ``prodcat-ensemble-bag`` (a member left out)."""
+    from prodcat.models.registry import family_class
+
+    label = f"prodcat-{family}"
+    if settings.encoder and family in ("linear", "ensemble"):
+        label += f"+{settings.encoder}"
+    if family == "ensemble" and settings.ensemble_members:
+        default = family_class("ensemble")().params["members"]
+        label += "".join(f"+{m}" for m in settings.ensemble_members if m not in default)
+        label += "".join(f"-{m}" for m in default if m not in settings.ensemble_members)
+    return label
 
 
 def _fitted_members(params: dict, fitted: dict) -> list[str] | None:
@@ -494,17 +513,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small row caps, LSTM epochs 2, one throughput run")
     parser.add_argument("--datasets", type=_comma_list, default=list(DATASETS), help=f"comma list of {', '.join(DATASETS)}")
-    # The hierarchical family is for category trees: benchmarks/hierarchy.py compares it on them.
-    flat_families = [name for name in FAMILIES if name != "hierarchical"]
-    parser.add_argument("--families", type=_comma_list, default=flat_families, help=f"comma list of prodcat families ({', '.join(FAMILIES)}; default: all but hierarchical); 'none' for none")
+    # The hierarchical family is for category trees: benchmarks/hierarchy.py compares it on them. The
+    # transformer needs a fetched encoder and takes about ten minutes a dataset here: it is asked for.
+    default_families = [name for name in FAMILIES if name not in ("hierarchical", "transformer")]
+    parser.add_argument("--families", type=_comma_list, default=default_families, help=f"comma list of prodcat families ({', '.join(FAMILIES)}; default: all but hierarchical and transformer); 'none' for none")
     parser.add_argument("--peers", type=_comma_list, default=list(PEERS), help=f"comma list of {', '.join(PEERS)}; 'none' for none")
     parser.add_argument("--encoder", default=None, help="give the linear model (and the ensemble's linear member) this sentence encoder, e.g. all-MiniLM-L6-v2 (fetched with 'prodcat fetch-encoder')")
+    parser.add_argument("--ensemble-members", type=_comma_list, default=None, help="the ensemble's member families (default: its own, bag,linear,neighbors), e.g. bag,linear,neighbors,transformer")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for models.json and models.md")
     parser.add_argument("--data-dir", type=Path, default=None, help="the shared data directory (default ../shared/data)")
     parser.add_argument("--measure-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--single-calls-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for option, chosen, known in (("--datasets", args.datasets, DATASETS), ("--families", args.families, FAMILIES), ("--peers", args.peers, PEERS)):
+    for option, chosen, known in (("--datasets", args.datasets, DATASETS), ("--families", args.families, FAMILIES), ("--peers", args.peers, PEERS),
+                                  ("--ensemble-members", args.ensemble_members or [], [f for f in FAMILIES if f not in ("ensemble", "hierarchical")])):
         unknown = [c for c in chosen if c not in known]
         if unknown:
             parser.error(f"{option}: unknown {', '.join(unknown)}; use a comma list of {', '.join(known)}")
@@ -520,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.single_calls_worker:
         single_calls_worker(args.single_calls_worker)
         return 0
-    settings = Settings.make(args.quick, args.encoder)
+    settings = Settings.make(args.quick, args.encoder, args.ensemble_members)
     results = {
         "command": "python benchmarks/models.py" + "".join(f" {shlex.quote(a)}" for a in argv),
         "machine": machine_info(),

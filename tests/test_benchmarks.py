@@ -164,7 +164,7 @@ def test_markdown_marks_failures_and_best(small_rows):
 
 def test_the_flat_benchmark_runs_every_flat_family_by_default():
     args = bench_models.parse_args([])
-    assert args.families == ["lstm", "linear", "bag", "neighbors", "ensemble"]  # hierarchical: benchmarks/hierarchy.py
+    assert args.families == ["lstm", "linear", "bag", "neighbors", "ensemble"]  # hierarchical: benchmarks/hierarchy.py; transformer: asked for
     assert bench_models.parse_args(["--families", "hierarchical"]).families == ["hierarchical"]
 
 
@@ -198,3 +198,17 @@ def test_encoder_option_gives_linear_and_the_ensembles_linear_member_the_encoder
     fitted["linear"]["params"] = {}
     assert bench_models._fitted_members(ensemble, fitted) is None
     assert bench_models.Settings.make(quick=False).family_params == {}
+
+
+def test_ensemble_members_option_sets_the_members_and_names_the_row():
+    args = bench_models.parse_args(["--families", "linear,transformer,ensemble", "--ensemble-members", "bag,linear,neighbors,transformer"])
+    settings = bench_models.Settings.make(False, None, args.ensemble_members)
+    assert settings.family_params == {"ensemble": {"members": ["bag", "linear", "neighbors", "transformer"]}}
+    assert bench_models.model_label("ensemble", settings) == "prodcat-ensemble+transformer"
+    assert bench_models.model_label("transformer", settings) == "prodcat-transformer"
+    fitted = {family: {"params": {}} for family in ("bag", "linear", "neighbors", "transformer")}
+    assert bench_models._fitted_members(settings.family_params["ensemble"], fitted) == ["bag", "linear", "neighbors", "transformer"]
+    assert bench_models.model_label("ensemble", bench_models.Settings.make(False, "enc", ["linear", "neighbors"])) == "prodcat-ensemble+enc-bag"
+    assert bench_models.model_label("ensemble", bench_models.Settings.make(False)) == "prodcat-ensemble"
+    with pytest.raises(SystemExit):
+        bench_models.parse_args(["--ensemble-members", "linear,ensemble"])

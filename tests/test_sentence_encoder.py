@@ -21,84 +21,13 @@ from prodcat.errors import DownloadError, ModelError
 from prodcat.models import sentence_encoder
 from prodcat.models.sentence_encoder import ENCODER_FILES, EncoderSpec, SentenceEncoder, _sha256, fetch_encoder
 
-HIDDEN, LAYERS, HEADS, INTERMEDIATE = 16, 2, 4, 24
-WORDS = ("men cotton shirt slim fit navy blue book novel story paperback author laptop usb charger cable phone "
-         "kitchen steel pan bottle water cover case black white set pack").split()
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder_dir(tmp_path_factory) -> Path:
-    """A random BERT in Hugging Face's layout: WordPiece vocabulary of the words above and their pieces."""
-    from safetensors.numpy import save_file
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-
-    directory = tmp_path_factory.mktemp("tiny_encoder")
-    pieces = sorted({w for w in WORDS} | {"##" + w[i:] for w in WORDS for i in range(1, len(w))} | set("abcdefghijklmnopqrstuvwxyz0123456789"))
-    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *pieces])}
-    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    tokenizer.save(str(directory / "tokenizer.json"))
-    config = {"model_type": "bert", "hidden_act": "gelu", "position_embedding_type": "absolute", "hidden_size": HIDDEN,
-              "num_hidden_layers": LAYERS, "num_attention_heads": HEADS, "intermediate_size": INTERMEDIATE,
-              "layer_norm_eps": 1e-12, "max_position_embeddings": 64, "vocab_size": len(vocab), "type_vocab_size": 2}
-    (directory / "config.json").write_text(json.dumps(config))
-    rng = np.random.default_rng(0)
-
-    def normal(*shape):
-        return rng.normal(0, 0.5, shape).astype(np.float32)
-
-    weights = {"embeddings.word_embeddings.weight": normal(len(vocab), HIDDEN),
-               "embeddings.position_embeddings.weight": normal(64, HIDDEN),
-               "embeddings.token_type_embeddings.weight": normal(2, HIDDEN),
-               "embeddings.LayerNorm.weight": 1 + normal(HIDDEN) / 5, "embeddings.LayerNorm.bias": normal(HIDDEN) / 5}
-    for layer in range(LAYERS):
-        p = f"encoder.layer.{layer}."
-        for name, (out, inp) in {"attention.self.query": (HIDDEN, HIDDEN), "attention.self.key": (HIDDEN, HIDDEN),
-                                 "attention.self.value": (HIDDEN, HIDDEN), "attention.output.dense": (HIDDEN, HIDDEN),
-                                 "intermediate.dense": (INTERMEDIATE, HIDDEN), "output.dense": (HIDDEN, INTERMEDIATE)}.items():
-            weights[p + name + ".weight"], weights[p + name + ".bias"] = normal(out, inp), normal(out) / 5
-        for name in ("attention.output.LayerNorm", "output.LayerNorm"):
-            weights[p + name + ".weight"], weights[p + name + ".bias"] = 1 + normal(HIDDEN) / 5, normal(HIDDEN) / 5
-    save_file(weights, str(directory / "model.safetensors"))
-    return directory
-
+from conftest import HIDDEN, bert_reference_means
 
 def reference_vectors(directory: Path, texts: list[str], max_tokens: int) -> np.ndarray:
-    """BERT's forward pass, text by text, in NumPy, from the files (no batching, no padding)."""
-    from safetensors.numpy import load_file
-    from scipy.special import erf
-    from tokenizers import Tokenizer
-
-    w = load_file(str(directory / "model.safetensors"))
-    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-    tokenizer.enable_truncation(max_tokens)
-
-    def norm(x, p):
-        return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-12) * w[p + ".weight"] + w[p + ".bias"]
-
-    def dense(x, p):
-        return x @ w[p + ".weight"].T + w[p + ".bias"]
-
-    vectors = []
-    for text in texts:
-        ids = tokenizer.encode(text).ids
-        x = norm(w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][: len(ids)]
-                 + w["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
-        for layer in range(LAYERS):
-            p = f"encoder.layer.{layer}."
-            heads = [dense(x, p + "attention.self." + n).reshape(len(ids), HEADS, -1).transpose(1, 0, 2) for n in ("query", "key", "value")]
-            scores = heads[0] @ heads[1].transpose(0, 2, 1) / np.sqrt(HIDDEN // HEADS)
-            attention = np.exp(scores - scores.max(-1, keepdims=True))
-            attention /= attention.sum(-1, keepdims=True)
-            context = (attention @ heads[2]).transpose(1, 0, 2).reshape(len(ids), HIDDEN)
-            x = norm(x + dense(context, p + "attention.output.dense"), p + "attention.output.LayerNorm")
-            hidden = dense(x, p + "intermediate.dense")
-            x = norm(x + dense(0.5 * hidden * (1 + erf(hidden / np.sqrt(2))), p + "output.dense"), p + "output.LayerNorm")
-        mean = x.mean(0)
-        vectors.append(mean / np.linalg.norm(mean) if text.strip() else np.zeros(HIDDEN))
-    return np.array(vectors)
+    """The NumPy BERT's mean of each text (see conftest), at unit length, as sentence-transformers gives it."""
+    means = bert_reference_means(directory, texts, max_tokens)
+    lengths = np.linalg.norm(means, axis=1, keepdims=True)
+    return np.where([[bool(t.strip())] for t in texts], means / lengths, 0.0)
 
 
 def test_vectors_match_bert_computed_text_by_text(tiny_encoder_dir):

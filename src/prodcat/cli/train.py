@@ -14,7 +14,7 @@ def train_command(
     file: Annotated[Optional[Path], typer.Argument(help="Labelled catalog (default: the downloaded reference dataset).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory to write (default: models/<file>-<family>).")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Report directory (default: <out>/report).")] = None,
-    family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear, bag, neighbors, ensemble or hierarchical.")] = "lstm",
+    family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear, bag, neighbors, transformer, ensemble or hierarchical.")] = "lstm",
     text_col: TextCol = None,
     label_col: LabelCol = None,
     fmt: Format = None,

@@ -11,6 +11,7 @@ FAMILIES = {
     "linear": "prodcat.models.linear:LinearModel",
     "bag": "prodcat.models.bag:BagModel",
     "neighbors": "prodcat.models.neighbors:NeighborsModel",
+    "transformer": "prodcat.models.transformer:TransformerModel",
     "ensemble": "prodcat.models.ensemble:EnsembleModel",
     "hierarchical": "prodcat.models.hierarchical:HierarchicalModel",
 }

@@ -61,54 +61,143 @@ KNOWN_ENCODERS = {
 }
 
 
+@dataclass(frozen=True)
+class BertShape:
+    """The sizes of a BERT network, from its ``config.json``."""
+
+    dim: int
+    heads: int
+    layers: int
+    eps: float
+
+    @classmethod
+    def read(cls, directory: Path) -> "BertShape":
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
+            raise ModelError(f"{directory / 'config.json'}: only BERT encoders with GELU and absolute positions are supported")
+        return cls(int(config["hidden_size"]), int(config["num_attention_heads"]), int(config["num_hidden_layers"]), float(config["layer_norm_eps"]))
+
+
+def check_encoder_directory(directory: Path) -> None:
+    """Raise a one-line ``ModelError`` unless ``directory`` holds an encoder's files."""
+    missing = [name for name in ENCODER_FILES if not (directory / name).is_file()]
+    if missing:
+        raise ModelError(f"{directory}: not a sentence encoder, {', '.join(missing)} missing; "
+                         "run 'prodcat fetch-encoder' or give a folder with config.json, model.safetensors and tokenizer.json")
+
+
+def import_encoder_libraries():
+    """TensorFlow, safetensors' NumPy loader and the tokenizers library, or a one-line fix-it error."""
+    try:
+        import tensorflow as tf
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise DependencyError(f"a sentence encoder needs TensorFlow, tokenizers and safetensors ({exc.name} is missing); "
+                              "install them with: pip install 'prodcat[lstm,encoder]'") from None
+    return tf, load_file, Tokenizer
+
+
+def read_weights(directory: Path) -> dict[str, np.ndarray]:
+    """The network's weights in ``model.safetensors``, dense kernels turned from (out, in) to (in, out)."""
+    _, load_file, _ = import_encoder_libraries()
+    return {
+        name: array.T if array.ndim == 2 and not name.startswith("embeddings.") else array
+        for name, array in load_file(str(directory / "model.safetensors")).items()
+        if name.startswith(("embeddings.", "encoder.")) and array.dtype.kind == "f"
+    }
+
+
+def read_tokenizer(directory: Path, max_tokens: int):
+    """The WordPiece tokenizer of ``tokenizer.json``, cutting each text to ``max_tokens`` tokens."""
+    _, _, Tokenizer = import_encoder_libraries()
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_tokens)
+    return tokenizer
+
+
+def token_states(w, shape: BertShape, ids, mask, dropout=None):
+    """BERT's last layer for every token: ``w`` maps the weights' names (see ``read_weights``) to
+    tensors or variables; ``mask`` is 1.0 for tokens and 0.0 for padding; ``dropout`` (a function of
+    a tensor, while training) is applied where BERT was trained with it."""
+    import tensorflow as tf
+
+    drop = dropout or (lambda x: x)
+    batch, width = tf.shape(ids)[0], tf.shape(ids)[1]
+    head_dim = shape.dim // shape.heads
+
+    def dense(x, name):
+        return tf.matmul(x, w[name + ".weight"]) + w[name + ".bias"]
+
+    def norm(x, name):
+        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+        return tf.nn.batch_normalization(x, mean, variance, w[name + ".bias"], w[name + ".weight"], shape.eps)
+
+    def split(t):
+        return tf.transpose(tf.reshape(t, [batch, width, shape.heads, head_dim]), [0, 2, 1, 3])
+
+    x = (tf.gather(w["embeddings.word_embeddings.weight"], ids) + w["embeddings.position_embeddings.weight"][:width]
+         + w["embeddings.token_type_embeddings.weight"][0])
+    x = drop(norm(x, "embeddings.LayerNorm"))
+    masked = (1.0 - mask[:, None, None, :]) * -1e9  # padding gets no attention
+    for layer in range(shape.layers):
+        p = f"encoder.layer.{layer}."
+        q, k, v = (split(dense(x, p + "attention.self." + n)) for n in ("query", "key", "value"))
+        attention = drop(tf.nn.softmax(tf.matmul(q, k, transpose_b=True) * head_dim**-0.5 + masked))
+        context = tf.reshape(tf.transpose(tf.matmul(attention, v), [0, 2, 1, 3]), [batch, width, shape.dim])
+        x = norm(x + drop(dense(context, p + "attention.output.dense")), p + "attention.output.LayerNorm")
+        hidden = tf.nn.gelu(dense(x, p + "intermediate.dense"), approximate=False)
+        x = norm(x + drop(dense(hidden, p + "output.dense")), p + "output.LayerNorm")
+    return x
+
+
+def mean_pool(states, mask):
+    """The mean of each text's token states, padding left out."""
+    import tensorflow as tf
+
+    return tf.reduce_sum(states * mask[..., None], axis=1) / tf.reduce_sum(mask, axis=1, keepdims=True)
+
+
+def by_length(token_ids: list[list[int]], batch_size: int = _BATCH):
+    """Batches of ``(rows, ids, mask)``: the rows' token ids padded to the batch's longest, shortest
+    texts first, so that little of a batch is padding."""
+    lengths = np.array([len(ids) for ids in token_ids])
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        width = max(int(lengths[rows].max()), 1)
+        ids = np.zeros((len(rows), width), dtype=np.int32)
+        mask = np.zeros((len(rows), width), dtype=np.float32)
+        for row, i in enumerate(rows):
+            ids[row, : lengths[i]] = token_ids[i]
+            mask[row, : lengths[i]] = 1.0
+        yield rows, ids, mask
+
+
 class SentenceEncoder:
     """The BERT network in ``directory`` (see the module's docstring), reading ``max_tokens`` tokens a text."""
 
     def __init__(self, directory: Path, max_tokens: int = 32):
-        try:
-            import tensorflow as tf
-            from safetensors.numpy import load_file
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise DependencyError(f"a sentence encoder needs TensorFlow, tokenizers and safetensors ({exc.name} is missing); "
-                                  "install them with: pip install 'prodcat[lstm,encoder]'") from None
+        tf, _, _ = import_encoder_libraries()
         self.directory = Path(directory)
-        missing = [name for name in ENCODER_FILES if not (self.directory / name).is_file()]
-        if missing:
-            raise ModelError(f"{self.directory}: not a sentence encoder, {', '.join(missing)} missing; "
-                             "run 'prodcat fetch-encoder' or give a folder with config.json, model.safetensors and tokenizer.json")
-        config = json.loads((self.directory / "config.json").read_text(encoding="utf-8"))
-        if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
-            raise ModelError(f"{self.directory / 'config.json'}: only BERT encoders with GELU and absolute positions are supported")
+        check_encoder_directory(self.directory)
+        self.shape = BertShape.read(self.directory)
         self.max_tokens = int(max_tokens)
-        self.dim = int(config["hidden_size"])
-        self._heads, self._layers, self._eps = int(config["num_attention_heads"]), int(config["num_hidden_layers"]), float(config["layer_norm_eps"])
-        self._tokenizer = Tokenizer.from_file(str(self.directory / "tokenizer.json"))
-        self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(self.max_tokens)
-        # Dense kernels are stored (out, in); transposed once here so that every product is x @ w.
-        self._weights = {
-            name: tf.constant(array.T if array.ndim == 2 and not name.startswith("embeddings.") else array)
-            for name, array in load_file(str(self.directory / "model.safetensors")).items()
-            if name.startswith(("embeddings.", "encoder.")) and array.dtype.kind == "f"
-        }
+        self.dim = self.shape.dim
+        self._tokenizer = read_tokenizer(self.directory, self.max_tokens)
+        weights = {name: tf.constant(array) for name, array in read_weights(self.directory).items()}
+
+        def network(ids, mask):
+            return tf.math.l2_normalize(mean_pool(token_states(weights, self.shape, ids, mask), mask), axis=-1)
+
         spec = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.float32)]
-        self._forward = tf.function(self._network, input_signature=spec)
+        self._forward = tf.function(network, input_signature=spec)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One unit-length vector per text, shape ``(len(texts), dim)``; an empty text gets zeros."""
-        encodings = self._tokenizer.encode_batch(list(texts))
-        lengths = np.array([len(e.ids) for e in encodings])
-        vectors = np.zeros((len(encodings), self.dim), dtype=np.float32)
-        order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), _BATCH):
-            rows = order[start : start + _BATCH]
-            width = int(lengths[rows].max())
-            ids = np.zeros((len(rows), width), dtype=np.int32)
-            mask = np.zeros((len(rows), width), dtype=np.float32)
-            for row, i in enumerate(rows):
-                ids[row, : lengths[i]] = encodings[i].ids
-                mask[row, : lengths[i]] = 1.0
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for rows, ids, mask in by_length([e.ids for e in self._tokenizer.encode_batch(list(texts))]):
             vectors[rows] = self._forward(ids, mask).numpy()
         vectors[np.array([not t.strip() for t in texts], dtype=bool)] = 0.0
         return vectors
@@ -118,42 +207,6 @@ class SentenceEncoder:
         directory.mkdir(parents=True, exist_ok=True)
         for name in ENCODER_FILES:
             shutil.copyfile(self.directory / name, directory / name)
-
-    def _network(self, ids, mask):
-        import tensorflow as tf
-
-        w, heads = self._weights, self._heads
-        batch, width = tf.shape(ids)[0], tf.shape(ids)[1]
-        x = (tf.gather(w["embeddings.word_embeddings.weight"], ids) + w["embeddings.position_embeddings.weight"][:width]
-             + w["embeddings.token_type_embeddings.weight"][0])
-        x = self._norm(x, "embeddings.LayerNorm")
-        head_dim = self.dim // heads
-        masked = (1.0 - mask[:, None, None, :]) * -1e9  # padding gets no attention
-
-        def split(t):
-            return tf.transpose(tf.reshape(t, [batch, width, heads, head_dim]), [0, 2, 1, 3])
-
-        for layer in range(self._layers):
-            p = f"encoder.layer.{layer}."
-            q, k, v = (split(self._dense(x, p + "attention.self." + n)) for n in ("query", "key", "value"))
-            attention = tf.nn.softmax(tf.matmul(q, k, transpose_b=True) * head_dim**-0.5 + masked)
-            context = tf.reshape(tf.transpose(tf.matmul(attention, v), [0, 2, 1, 3]), [batch, width, self.dim])
-            x = self._norm(x + self._dense(context, p + "attention.output.dense"), p + "attention.output.LayerNorm")
-            hidden = tf.nn.gelu(self._dense(x, p + "intermediate.dense"), approximate=False)
-            x = self._norm(x + self._dense(hidden, p + "output.dense"), p + "output.LayerNorm")
-        mean = tf.reduce_sum(x * mask[..., None], axis=1) / tf.reduce_sum(mask, axis=1, keepdims=True)
-        return tf.math.l2_normalize(mean, axis=-1)
-
-    def _dense(self, x, name):
-        import tensorflow as tf
-
-        return tf.matmul(x, self._weights[name + ".weight"]) + self._weights[name + ".bias"]
-
-    def _norm(self, x, name):
-        import tensorflow as tf
-
-        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-        return tf.nn.batch_normalization(x, mean, variance, self._weights[name + ".bias"], self._weights[name + ".weight"], self._eps)
 
 
 def encoder_directory(name_or_path: str) -> Path:
