@@ -95,7 +95,7 @@ def test_cli_trains_a_transformer_and_says_when_the_encoder_is_missing(small_cat
         return subprocess.run([sys.executable, "-m", "prodcat", *map(str, args)], capture_output=True, text=True, timeout=600)
 
     out = tmp_path / "model"
-    trained = prodcat("train", small_catalog_file, "--out", out, "--family", "transformer",
+    trained = prodcat("train", small_catalog_file, "--out", out, "--family", "transformer", "--class-weight", "balanced",
                       "--param", f"encoder={tiny_encoder_dir}", "--param", "epochs=1", "--param", "max_tokens=8")
     assert trained.returncode == 0, trained.stderr
     assert json.loads((out / "prodcat.json").read_text())["family"] == "transformer"

@@ -113,16 +113,18 @@ class TransformerModel(ModelFamily):
         batch_size, labels = self.params["batch_size"], np.asarray(y, dtype=np.int32)
         rng = np.random.default_rng(seed)
 
+        run_size = 50 * batch_size
+
         def batches():
             order = rng.permutation(len(token_ids)) if seed is not None else np.arange(len(token_ids))
-            runs = [order[i : i + 50 * batch_size] for i in range(0, len(order), 50 * batch_size)]
+            runs = [order[i : i + run_size] for i in range(0, len(order), run_size)]
             found = [(run[rows], ids, mask) for run in runs for rows, ids, mask in by_length([token_ids[i] for i in run], batch_size)]
             for index in rng.permutation(len(found)) if seed is not None else range(len(found)):
                 rows, ids, mask = found[index]
                 yield (ids, mask), labels[rows]
 
         signature = ((tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.float32)), tf.TensorSpec([None], tf.int32))
-        count = sum(math.ceil(len(run) / batch_size) for run in np.array_split(np.arange(len(token_ids)), range(50 * batch_size, len(token_ids), 50 * batch_size)))
+        count = sum(math.ceil(min(run_size, len(token_ids) - start) / batch_size) for start in range(0, len(token_ids), run_size))
         dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
         return dataset.apply(tf.data.experimental.assert_cardinality(count)).prefetch(2)
 
