@@ -102,10 +102,22 @@ def read_weights(directory: Path) -> dict[str, np.ndarray]:
     """The network's weights in ``model.safetensors``, dense kernels turned from (out, in) to (in, out)."""
     _, load_file, _ = import_encoder_libraries()
     return {
-        name: array.T if array.ndim == 2 and not name.startswith("embeddings.") else array
+        name: _turned(name, array)
         for name, array in load_file(str(directory / "model.safetensors")).items()
         if name.startswith(("embeddings.", "encoder.")) and array.dtype.kind == "f"
     }
+
+
+def write_weights(directory: Path, weights: dict[str, np.ndarray]) -> None:
+    """``read_weights``' inverse: ``model.safetensors`` in the encoder's own layout."""
+    from safetensors.numpy import save_file
+
+    save_file({name: np.ascontiguousarray(_turned(name, array)) for name, array in weights.items()}, str(directory / "model.safetensors"))
+
+
+def _turned(name: str, array: np.ndarray) -> np.ndarray:
+    """A dense kernel transposed (its own inverse); embeddings and vectors as they are."""
+    return array.T if array.ndim == 2 and not name.startswith("embeddings.") else array
 
 
 def read_tokenizer(directory: Path, max_tokens: int):

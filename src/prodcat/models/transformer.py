@@ -30,6 +30,7 @@ from prodcat.models.sentence_encoder import (
     read_tokenizer,
     read_weights,
     token_states,
+    write_weights,
 )
 
 _HEAD = "head.safetensors"
@@ -129,12 +130,12 @@ class TransformerModel(ModelFamily):
         return dataset.apply(tf.data.experimental.assert_cardinality(count)).prefetch(2)
 
     def _use(self, weights: dict[str, np.ndarray], kernel: np.ndarray, bias: np.ndarray) -> None:
-        """Predict from these arrays, in one traced graph."""
+        """Predict from these arrays, in one traced graph (the tensors are the model's only copy)."""
         import tensorflow as tf
 
-        self.weights_, self.head_ = weights, (kernel, bias)
-        constants = {name: tf.constant(array) for name, array in weights.items()}
-        kernel, bias, shape = tf.constant(kernel), tf.constant(bias), self.shape_
+        self.weights_ = {name: tf.constant(array) for name, array in weights.items()}
+        self.head_ = (tf.constant(kernel), tf.constant(bias))
+        constants, (kernel, bias), shape = self.weights_, self.head_, self.shape_
 
         def network(ids, mask):
             return tf.matmul(mean_pool(token_states(constants, shape, ids, mask), mask), kernel) + bias
@@ -143,7 +144,7 @@ class TransformerModel(ModelFamily):
         self._forward = tf.function(network, input_signature=spec)
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        logits = np.zeros((len(texts), self.head_[1].shape[0]), dtype=np.float32)
+        logits = np.zeros((len(texts), int(self.head_[1].shape[0])), dtype=np.float32)
         for rows, ids, mask in by_length([e.ids for e in self.tokenizer_.encode_batch(list(texts))]):
             logits[rows] = self._forward(ids, mask).numpy()
         return logits
@@ -153,9 +154,8 @@ class TransformerModel(ModelFamily):
 
         for name, content in self.files_.items():
             (directory / name).write_bytes(content)
-        stored = {name: np.ascontiguousarray(a.T if a.ndim == 2 and not name.startswith("embeddings.") else a) for name, a in self.weights_.items()}
-        save_file(stored, str(directory / "model.safetensors"))  # in the encoder's own layout: (out, in) kernels
-        save_file({"kernel": self.head_[0], "bias": self.head_[1]}, str(directory / _HEAD))
+        write_weights(directory, {name: tensor.numpy() for name, tensor in self.weights_.items()})
+        save_file({"kernel": self.head_[0].numpy(), "bias": self.head_[1].numpy()}, str(directory / _HEAD))
 
     @classmethod
     def load(cls, directory: Path, params: dict) -> "TransformerModel":
