@@ -7,7 +7,7 @@ import pytest
 from conftest import SAMPLE
 
 from prodcat.data.reading import read_catalog
-from prodcat.data.split import split_catalog
+from prodcat.data.split import group_folds, split_catalog
 from prodcat.data.text import duplicate_key, near_duplicate_key
 from prodcat.errors import DataError
 
@@ -129,3 +129,51 @@ def test_too_few_products_to_split(real_rows):
     texts, labels = real_rows
     with pytest.raises(DataError, match="too few distinct products"):
         split_catalog(texts[:4] * 5, labels[:4] * 5)
+
+
+def test_group_folds_keeps_groups_whole_and_is_seeded():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 400, size=2000)
+    labels = groups % 7  # one label per group
+    folds = group_folds(labels, groups, 5, seed=3)
+    assert folds.shape == (2000,) and set(folds.tolist()) == set(range(5))
+    for group in np.unique(groups):
+        assert len(set(folds[groups == group].tolist())) == 1
+    np.testing.assert_array_equal(folds, group_folds(labels, groups, 5, seed=3))
+    assert not np.array_equal(folds, group_folds(labels, groups, 5, seed=4))
+
+
+def _label_share_error(labels: np.ndarray, held_out: np.ndarray, fraction: float) -> float:
+    """Mean over labels of |held-out rows of the label - fraction x its rows|, in rows."""
+    names, totals = np.unique(labels, return_counts=True)
+    held = np.array([np.sum(labels[held_out] == name) for name in names])
+    return float(np.mean(np.abs(held - fraction * totals)))
+
+
+def test_group_folds_stratify_at_least_as_well_as_stratified_group_k_fold(duplicated_rows):
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    texts, labels = duplicated_rows
+    labels = np.asarray(labels)
+    groups = np.asarray([near_duplicate_key(t) or duplicate_key(t) for t in texts])
+    new, old = [], []
+    for seed in range(5):
+        new.append(_label_share_error(labels, group_folds(labels, groups, 10, seed=seed) == 0, 0.1))
+        folder = StratifiedGroupKFold(10, shuffle=True, random_state=seed)
+        _, old_held = next(folder.split(texts, labels, groups))
+        old.append(_label_share_error(labels, np.isin(np.arange(len(labels)), old_held), 0.1))
+    print(new, old)
+    assert np.mean(new) <= np.mean(old) + 0.25  # rows of a label off its share, as good as before
+    assert max(new) < 3.0  # within a group (the sample's largest hold 3 rows)
+
+
+def test_small_catalog_with_fewer_rows_per_label_than_folds_splits():
+    def word(number: int) -> str:
+        return "zq" + "".join("bcdfghjklmnpqrstvwxz"[int(digit)] for digit in str(number))
+
+    texts = [f"gadget {word(label)} {word(100 + row)}" for label in range(30) for row in range(9)]
+    labels = [f"category {label}" for label in range(30) for _ in range(9)]
+    split = split_catalog(texts, labels, seed=0)
+    assert len(split.train) + len(split.validation) + len(split.test) == 270
+    assert 15 <= len(split.test) <= 40 and 15 <= len(split.validation) <= 40
+    assert {labels[i] for i in split.train} == set(labels)

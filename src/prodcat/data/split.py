@@ -2,22 +2,21 @@
 
 The default split collapses exact duplicates (same text up to case, punctuation and white space,
 same label) and keeps near-duplicates (the same product in another size or colour) in one group, so
-a product seen in training never comes back in the test split. Groups are assigned with scikit-learn's
-``StratifiedGroupKFold``, seeded, so the same data and seed always give the same split.
+a product seen in training never comes back in the test split. Groups are dealt to folds by
+``group_folds`` (stratified by label, vectorized, near-linear in rows), seeded, so the same data and
+seed always give the same split.
 ``strategy="random"`` is the plain stratified random split most published numbers use; it leaks, and
 ``Split.leakage`` says how much.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from prodcat.data.text import duplicate_key, near_duplicate_key
 from prodcat.errors import DataError
@@ -95,6 +94,12 @@ def _first_of_each_duplicate(keys: list[str], labels: list[str]) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+def product_groups(texts: list[str]) -> np.ndarray:
+    """A group number per text: texts that are the same product (exact or near-duplicates) share one,
+    as in the grouped split; for ``group_folds``."""
+    return _near_duplicate_groups(texts, [duplicate_key(t) for t in texts])
+
+
 def _near_duplicate_groups(texts: list[str], keys: list[str]) -> np.ndarray:
     """Connected components of rows that share an exact key or a near-duplicate key."""
     n = len(texts)
@@ -115,20 +120,98 @@ def _near_duplicate_groups(texts: list[str], keys: list[str]) -> np.ndarray:
 
 def _group_fold(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, size: float, seed: int):
     """Hold out about ``size`` of ``rows`` as whole groups, stratified by label. Returns (held_out, rest)."""
-    n_splits = max(2, round(1 / size))
-    if len(np.unique(groups)) < n_splits:
-        raise DataError(f"too few distinct products ({len(np.unique(groups))}) to split; give a larger catalog")
-    folder = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "least populated class has fewer members than n_splits"
-        rest, held_out = next(folder.split(rows, labels, groups))
-    return rows[held_out], rows[rest]
+    n_folds = max(2, round(1 / size))
+    n_groups = len(np.unique(groups))
+    if n_groups < n_folds:
+        raise DataError(f"too few distinct products ({n_groups}) to split; give a larger catalog")
+    held = group_folds(labels, groups, n_folds, seed) == 0
+    return rows[held], rows[~held]
+
+
+def group_folds(labels, groups, n_folds: int, seed: int) -> np.ndarray:
+    """Assign every row to one of ``n_folds`` folds: whole groups, each label spread evenly over the folds.
+
+    Each group counts under its most common label. Groups of several rows go first, largest first, each
+    to the fold that holds the fewest rows of its label so far (one round per rank, all labels at once);
+    then each label's single-row groups fill its folds (counting every row of those groups under its
+    own label) up to an equal share (largest remainder, ties
+    broken at random). Seeded; sorting and NumPy only. Returns the fold (0 .. n_folds - 1) of each row.
+    """
+    if n_folds < 1:
+        raise ValueError(f"n_folds must be at least 1; got {n_folds}")
+    _, label_of_row = np.unique(np.asarray(labels), return_inverse=True)
+    _, group_of_row = np.unique(np.asarray(groups), return_inverse=True)
+    label_of_row, group_of_row = label_of_row.ravel(), group_of_row.ravel()
+    if len(label_of_row) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_groups, n_labels = int(group_of_row.max()) + 1, int(label_of_row.max()) + 1
+    group_label = _most_common_label(group_of_row, label_of_row, n_labels)
+    group_size = np.bincount(group_of_row, minlength=n_groups)
+    rng = np.random.default_rng(seed)
+    shuffle = rng.permutation(n_groups)
+    fold_of_group = np.empty(n_groups, dtype=np.int64)
+    rows_in_fold = np.zeros((n_labels, n_folds))
+    several = np.flatnonzero(group_size > 1)
+    _deal_largest_first(several, group_label, group_size, shuffle, rows_in_fold, fold_of_group, rng)
+    in_several = np.isin(group_of_row, several)  # count their rows under their own labels, not the group's
+    rows_in_fold[:] = 0
+    np.add.at(rows_in_fold, (label_of_row[in_several], fold_of_group[group_of_row[in_several]]), 1)
+    single = np.flatnonzero(group_size == 1)
+    single = single[np.lexsort((shuffle[single], group_label[single]))]
+    share = _equal_share(rows_in_fold, np.bincount(group_label[single], minlength=n_labels), rng)
+    fold_of_group[single] = np.repeat(np.tile(np.arange(n_folds), n_labels), share.ravel())
+    return fold_of_group[group_of_row]
+
+
+def _deal_largest_first(chosen, group_label, group_size, shuffle, rows_in_fold, fold_of_group, rng) -> None:
+    """Give each of the ``chosen`` groups the fold with the fewest rows of its label, largest groups first."""
+    order = chosen[np.lexsort((shuffle[chosen], -group_size[chosen], group_label[chosen]))]
+    labels_in_order = group_label[order]
+    first_of_label = np.searchsorted(labels_in_order, labels_in_order)
+    rank = np.arange(len(order)) - first_of_label
+    by_rank = order[np.argsort(rank, kind="stable")]
+    bounds = np.searchsorted(np.sort(rank), np.arange(rank.max() + 2 if len(rank) else 1))
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        batch = by_rank[start:stop]  # at most one group per label
+        label = group_label[batch]
+        jitter = rng.random((len(batch), rows_in_fold.shape[1])) * 0.5
+        fold = np.argmin(rows_in_fold[label] + jitter, axis=1)
+        rows_in_fold[label, fold] += group_size[batch]
+        fold_of_group[batch] = fold
+
+
+def _equal_share(rows_in_fold: np.ndarray, singles: np.ndarray, rng) -> np.ndarray:
+    """How many of each label's ``singles`` each fold gets, to bring the label's folds nearest to equal."""
+    n_folds = rows_in_fold.shape[1]
+    target = (rows_in_fold.sum(axis=1) + singles) / n_folds
+    need = np.maximum(target[:, None] - rows_in_fold, 0.0)
+    total_need = need.sum(axis=1, keepdims=True)
+    want = np.where(total_need > 0, need * singles[:, None] / np.where(total_need > 0, total_need, 1), singles[:, None] / n_folds)
+    share = np.floor(want + 1e-9).astype(np.int64)
+    missing = singles - share.sum(axis=1)
+    remainder = want - share + rng.random(want.shape) * 1e-6
+    rank = np.argsort(np.argsort(-remainder, axis=1, kind="stable"), axis=1, kind="stable")
+    return share + (rank < missing[:, None])
+
+
+def _most_common_label(group_of_row: np.ndarray, label_of_row: np.ndarray, n_labels: int) -> np.ndarray:
+    """The most common label of each group (the smallest label code on a tie)."""
+    pairs, counts = np.unique(group_of_row.astype(np.int64) * n_labels + label_of_row, return_counts=True)
+    pair_group, pair_label = pairs // n_labels, pairs % n_labels
+    order = np.lexsort((pair_label, -counts, pair_group))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pair_group[order][1:] != pair_group[order][:-1]
+    return pair_label[order][first]
 
 
 def _stratified_random(rows: np.ndarray, labels: np.ndarray, size: float, seed: int):
+    from sklearn.model_selection import train_test_split  # only this strategy needs scikit-learn
+
     counts = Counter(labels.tolist())
-    stratify = labels if min(counts.values()) >= 2 else None
-    return train_test_split(rows, test_size=size, random_state=seed, stratify=stratify)
+    held_out = int(np.ceil(size * len(rows)))
+    # Stratifying needs two rows of every label and a row of each in both parts: not so in a small catalog.
+    stratifiable = min(counts.values()) >= 2 and min(held_out, len(rows) - held_out) >= len(counts)
+    return train_test_split(rows, test_size=size, random_state=seed, stratify=labels if stratifiable else None)
 
 
 def _leakage(keys: list[str], near_keys: list[str], train: np.ndarray, test: np.ndarray) -> dict:
