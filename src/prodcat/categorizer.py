@@ -289,6 +289,15 @@ class Categorizer:
             path_confidence=[float(c) for c in confidences[: len(path)]],
         )
 
+    def explain(self, text: str, top: int = 10):
+        """Why ``text`` gets its category and not the runner-up: an ``Explanation`` of the ``top``
+        words and n-grams on each side (exact contributions for the linear family, occlusion of each
+        word for the others; see ``prodcat.explanation``)."""
+        from prodcat.explanation import explain
+
+        self._check_fitted()
+        return explain(self, normalize_text(text) if isinstance(text, str) else "", top=top)
+
     # -- saving ---------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the model directory at ``path`` atomically; returns the path."""

@@ -11,6 +11,7 @@ import typer
 from prodcat.cli.options import resolve_model, Encoding, Format, Header, ModelDir, Quiet, TextCol
 
 DEFAULT_CHUNK_ROWS = 20_000  # the same as prodcat.batch.DEFAULT_CHUNK_ROWS, which loads pandas
+EXPLAINED_TERMS = 5  # terms shown on each side by --explain
 
 
 def predict_command(
@@ -18,6 +19,7 @@ def predict_command(
     model: ModelDir = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=0, help="Also show the next K categories.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of text.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help=f"Also show the {EXPLAINED_TERMS} words and n-grams that pushed each text most towards its category and towards the runner-up.")] = False,
     input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Catalog file to categorize row by row (CSV, TSV, JSON Lines, Parquet).", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write: the input's columns plus the predictions.", show_default=False)] = None,
     text_col: TextCol = None,
@@ -39,22 +41,26 @@ def predict_command(
             raise DataError("file mode needs both --input FILE and --output FILE")
         if as_json:
             raise DataError("--json is for texts on the command line; with --input the format comes from --output (or --output-format)")
+        if explain:
+            raise DataError("--explain is for texts on the command line, not for --input files")
         _predict_file(resolve_model(model), input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet)
         return
     if not texts:
         raise DataError("no text given; write: prodcat predict --model DIR \"product title and description\" (or --input FILE --output FILE)")
-    _predict_texts(resolve_model(model), texts, top_k, as_json)
+    _predict_texts(resolve_model(model), texts, top_k, as_json, explain)
 
 
-def _predict_texts(model: Path, texts: list[str], top_k: int, as_json: bool) -> None:
+def _predict_texts(model: Path, texts: list[str], top_k: int, as_json: bool, explain: bool = False) -> None:
     import json
 
     from prodcat.categorizer import Categorizer
 
     categorizer = Categorizer.load(model)
     for text, prediction in zip(texts, categorizer.categorize(texts, top_k=top_k + 1)):
+        explanation = categorizer.explain(text, top=EXPLAINED_TERMS) if explain and prediction.category is not None else None
         if as_json:
-            typer.echo(json.dumps({"text": text, **prediction.to_dict()}, ensure_ascii=False))
+            extra = {"explanation": explanation.to_dict()} if explanation is not None else {}
+            typer.echo(json.dumps({"text": text, **prediction.to_dict(), **extra}, ensure_ascii=False))
             continue
         if prediction.category is None:
             typer.echo(f"(no category)\t{prediction.reason}")
@@ -63,6 +69,33 @@ def _predict_texts(model: Path, texts: list[str], top_k: int, as_json: bool) -> 
         typer.echo(f"{prediction.category}\t{prediction.confidence:.4f}{review}")
         for category, confidence in prediction.top_k[1:]:
             typer.echo(f"  {category}\t{confidence:.4f}")
+        if explanation is not None:
+            _print_explanation(explanation)
+
+
+def _print_explanation(explanation) -> None:
+    """The terms for the category (+) and for the runner-up (-), strongest first, indented."""
+    e = explanation
+    if e.method == "linear":
+        what = f"exact contributions to the decision value {e.category} minus {e.runner_up} ({e.margin:+.3f}; intercepts {e.baseline:+.3f}, unlisted terms {e.rest:+.3f})"
+    else:
+        what = f"how much P({e.category}) minus P({e.runner_up}) ({e.margin:+.3f}) drops without each word"
+    typer.echo(f"  why {e.category}, not {e.runner_up}: {what}")
+    width = max((len(term) for term, _ in e.supporting + e.opposing), default=0)
+    for term, contribution in e.supporting + e.opposing:
+        typer.echo(f"    {term:<{width}}  {contribution:+.3f}")
+    if not e.supporting and not e.opposing:
+        typer.echo("    (no word changes it)")
+    if e.untested_words:
+        typer.echo(f"    ({e.untested_words} further distinct words not tried)")
+
+
+class _Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``, ``docker stop``), raised where the program is, like Ctrl-C."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
 
 
 def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -9,6 +10,7 @@ from fastapi import HTTPException, Request
 
 from prodcat import __version__
 from prodcat.categorizer import Categorizer, Prediction
+from prodcat.explanation import Explanation
 from prodcat.service.batching import MicroBatcher
 from prodcat.service.settings import Settings
 
@@ -28,7 +30,17 @@ class ServedModel:
     batcher: MicroBatcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.batcher = MicroBatcher(lambda texts, top_k: self.categorizer.categorize(texts, top_k=top_k))
+        self._model_lock = threading.Lock()  # the batcher's calls and explain's never run at once
+        self.batcher = MicroBatcher(self._categorize_now)
+
+    def _categorize_now(self, texts: list[str], top_k: int) -> list[Prediction]:
+        with self._model_lock:
+            return self.categorizer.categorize(texts, top_k=top_k)
+
+    def explain(self, text: str, top: int) -> Explanation:
+        """Why ``text`` gets its category (several model calls, outside the micro-batches)."""
+        with self._model_lock:
+            return self.categorizer.explain(text, top=top)
 
     @classmethod
     def load(cls, settings: Settings) -> "ServedModel":

@@ -10,10 +10,11 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from prodcat.service.dependencies import ServedModel, get_served_model, get_settings
 from prodcat.service.limits import check_item_limits
-from prodcat.service.schemas import CategorizeRequest, CategorizeResponse, ErrorResponse, ItemResult, ModelDescription, Status
+from prodcat.service.schemas import CategorizeRequest, CategorizeResponse, ErrorResponse, ExplanationResult, ItemResult, ModelDescription, Status
 from prodcat.service.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
+EXPLAINED_TERMS = 5  # terms on each side of an explanation
 
 Served = Annotated[ServedModel, Depends(get_served_model)]
 CurrentSettings = Annotated[Settings, Depends(get_settings)]
@@ -50,6 +51,10 @@ def categorize(body: CategorizeRequest, served: Served, settings: CurrentSetting
     check_item_limits(texts, settings)
     predictions = served.categorize(texts, top_k=body.top_k)
     results = [ItemResult(id=item.id, **prediction.to_dict()) for item, prediction in zip(body.items, predictions)]
+    if body.explain:
+        for text, result in zip(texts, results):
+            if result.category is not None:
+                result.explanation = ExplanationResult(**served.explain(text, top=EXPLAINED_TERMS).to_dict())
     return CategorizeResponse(model=served.info(), items=results)
 
 

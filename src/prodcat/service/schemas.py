@@ -39,11 +39,33 @@ class CategorizeRequest(BaseModel):
 
     items: list[Item]
     top_k: int = Field(3, ge=1, le=100, description="How many best categories to list per item.")
+    explain: bool = Field(False, description="Also say which words and n-grams pushed each item to its category and not the runner-up.")
 
 
 class CategoryScore(BaseModel):
     category: str
     confidence: float
+
+
+class TermContribution(BaseModel):
+    term: str
+    contribution: float
+
+
+class ExplanationResult(BaseModel):
+    """Why ``category`` and not ``runner_up`` (see ``prodcat.explanation.Explanation``): exact
+    contributions to the decision value's difference for the linear family (``method: "linear"``),
+    the drop of the probability difference without each word for the others (``"occlusion"``)."""
+
+    category: str
+    runner_up: str
+    method: str
+    margin: float
+    supporting: list[TermContribution]
+    opposing: list[TermContribution]
+    rest: float
+    baseline: float | None
+    untested_words: int
 
 
 class ItemResult(BaseModel):
@@ -64,6 +86,7 @@ class ItemResult(BaseModel):
     depth: int | None = None
     path: list[str] | None = None
     path_confidence: list[float] | None = None
+    explanation: ExplanationResult | None = None
 
 
 class ModelInfo(BaseModel):

@@ -96,6 +96,25 @@ function reviewText(result) {
   return `Needs review: confident down to level ${result.depth} of ${result.path.length}; backed off below it`;
 }
 
+// The words and n-grams for the category (+) and for the runner-up (-), strongest first.
+function showExplanation(explanation) {
+  const box = $("explanation");
+  box.hidden = !explanation;
+  if (!explanation) return;
+  $("explanation-title").textContent = `Why ${explanation.category}, not ${explanation.runner_up}`;
+  $("explanation-method").textContent = explanation.method === "linear"
+    ? `Exact contributions to the decision value of ${explanation.category} minus ${explanation.runner_up}.`
+    : `How much the probability of ${explanation.category} minus ${explanation.runner_up} drops without each word.`;
+  const terms = explanation.supporting.concat(explanation.opposing);
+  $("explanation-terms").replaceChildren(...terms.map((item) => {
+    const row = document.createElement("li");
+    row.className = "term " + (item.contribution > 0 ? "for" : "against");
+    const sign = item.contribution > 0 ? "+" : "";
+    row.textContent = `${item.term} ${sign}${item.contribution.toFixed(3)}`;
+    return row;
+  }));
+}
+
 function showResult(result) {
   const review = $("review");
   if (result.category === null) {
@@ -112,6 +131,7 @@ function showResult(result) {
   if (previous) previous.remove();
   if (result.path && result.path.length) $("categories").before(pathBlock(result));
   $("categories").replaceChildren(...result.top_k.map((score, i) => categoryRow(score, i === 0)));
+  showExplanation(result.explanation || null);
   $("result").hidden = false;
 }
 
@@ -124,6 +144,7 @@ async function categorize(event) {
     const body = {
       items: [{ id: "page", title: $("title").value, description: $("description").value }],
       top_k: Number($("top-k").value),
+      explain: $("explain").checked,
     };
     const response = await fetch("/v1/categorize", {
       method: "POST",
