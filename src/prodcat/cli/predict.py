@@ -30,6 +30,9 @@ def predict_command(
     keep: Annotated[Optional[str], typer.Option("--keep", help="Input columns to copy to the output, comma-separated (default: all).")] = None,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows read and categorized at a time.")] = DEFAULT_CHUNK_ROWS,
     quiet: Quiet = False,
+    engine: Annotated[str, typer.Option("--engine", help="local (one process, streamed) or dask (--input may be a glob or folder of files; --output is a folder of part files with _SUCCESS).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask: address of a running scheduler, e.g. tcp://HOST:8786 (default: a local cluster).", show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Dask: worker processes of the local cluster (default: one per core).", show_default=False)] = None,
 ) -> None:
     """Print the category of each TEXT with its probability, or categorize every row of --input into --output."""
     from prodcat.errors import DataError
@@ -43,6 +46,15 @@ def predict_command(
             raise DataError("--json is for texts on the command line; with --input the format comes from --output (or --output-format)")
         if explain:
             raise DataError("--explain is for texts on the command line, not for --input files")
+        if engine not in ("local", "dask"):
+            raise DataError(f"--engine {engine!r} is not known; use local or dask")
+        if engine == "dask":
+            from prodcat.cli.predict_dask import predict_dataset
+
+            predict_dataset(resolve_model(model), str(input), output, top_k + 1, text_col, fmt, header, encoding, output_format, keep, quiet, scheduler, workers)
+            return
+        if scheduler or workers:
+            raise DataError("--scheduler and --workers are for --engine dask")
         _predict_file(resolve_model(model), input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet)
         return
     if not texts:

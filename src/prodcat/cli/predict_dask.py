@@ -1,0 +1,49 @@
+"""``prodcat predict --engine dask``: a partitioned dataset in, a folder of partitioned predictions out."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+
+def predict_dataset(model: Path, input: str, output: Path, top_k: int, text_col, fmt, header, encoding, output_format,
+                    keep, quiet: bool, scheduler: str | None, workers: int | None) -> None:
+    """Categorize every file ``input`` names on a Dask cluster into the folder ``output``."""
+    from prodcat.errors import DataError
+
+    try:
+        from prodcat import distributed
+    except ImportError:
+        raise DataError("--engine dask needs Dask; install it with: pip install 'prodcat[dask]'") from None
+    output_fmt = (output_format or "parquet").lower()
+    started = time.perf_counter()
+    ddf = distributed.read_dataset(input, fmt=fmt, header=header, encoding=encoding)
+    predictions = distributed.predict_dask(ddf, model, text_cols=text_col, top_k=top_k)
+    if keep:
+        from prodcat.data.reading import column_list, find_column
+
+        kept = [str(find_column(Path(input), list(ddf.columns), c, "--keep")) for c in column_list(keep)]
+        inputs = {str(c) for c in ddf.columns}
+        predictions = predictions[kept + [c for c in predictions.columns if c not in inputs]]
+    client = distributed.local_client(workers, scheduler)
+    try:
+        if not quiet:
+            typer.echo(f"dask: {len(client.scheduler_info()['workers'])} workers, dashboard {client.dashboard_link}", err=True)
+        distributed.write_dataset(predictions, output, fmt=output_fmt, client=client, progress=not quiet)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: {output} was not written", err=True)
+        sys.exit(130)
+    finally:
+        _close(client, own_cluster=scheduler is None)
+    seconds = time.perf_counter() - started
+    typer.echo(f"wrote {output} ({output_fmt} part files and {distributed.SUCCESS_MARKER}) in {seconds:.1f} s")
+
+
+def _close(client, own_cluster: bool) -> None:
+    cluster = client.cluster if own_cluster else None
+    client.close()
+    if cluster is not None:
+        cluster.close()
