@@ -7,7 +7,7 @@ import pytest
 from conftest import SAMPLE
 
 from prodcat.data.reading import read_catalog
-from prodcat.data.split import group_folds, split_catalog
+from prodcat.data.split import group_folds, product_groups, split_catalog
 from prodcat.data.text import duplicate_key, near_duplicate_key
 from prodcat.errors import DataError
 
@@ -177,3 +177,12 @@ def test_small_catalog_with_fewer_rows_per_label_than_folds_splits():
     assert len(split.train) + len(split.validation) + len(split.test) == 270
     assert 15 <= len(split.test) <= 40 and 15 <= len(split.validation) <= 40
     assert {labels[i] for i in split.train} == set(labels)
+
+
+def test_product_groups_join_duplicates_and_variants(duplicated_rows):
+    texts, _ = duplicated_rows
+    groups = product_groups(texts)
+    assert groups.shape == (len(texts),)
+    for original in range(REPEATED):
+        copies = [i for i, t in enumerate(texts) if t.startswith(texts[original]) or t == texts[original].upper()]
+        assert len(copies) >= 4 and len({int(groups[i]) for i in copies}) == 1

@@ -100,6 +100,12 @@ def product_groups(texts: list[str]) -> np.ndarray:
     return _near_duplicate_groups(texts, [duplicate_key(t) for t in texts])
 
 
+def product_groups(texts: list[str]) -> np.ndarray:
+    """A group id per text: texts that are exact duplicates (``duplicate_key``) or near-duplicates
+    (``near_duplicate_key``) of each other, directly or through others, share one id."""
+    return _near_duplicate_groups(list(texts), [duplicate_key(t) for t in texts])
+
+
 def _near_duplicate_groups(texts: list[str], keys: list[str]) -> np.ndarray:
     """Connected components of rows that share an exact key or a near-duplicate key."""
     n = len(texts)
