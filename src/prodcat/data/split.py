@@ -67,11 +67,12 @@ def split_catalog(
             raise DataError(f"{name} must be a fraction between 0 and 0.5; got {value}")
     labels_array = np.asarray(labels, dtype=object)
     keys = [duplicate_key(t) for t in texts]
+    near_keys = [near_duplicate_key(t) for t in texts]  # computed once: grouping and the leakage count use them
     info: dict = {"input_rows": len(texts)}
     if strategy == "grouped":
         keep = _first_of_each_duplicate(keys, labels)
         info["exact_duplicates_removed"] = int(len(texts) - len(keep))
-        groups = _near_duplicate_groups([texts[i] for i in keep], [keys[i] for i in keep])
+        groups = _near_duplicate_groups([keys[i] for i in keep], [near_keys[i] for i in keep])
         info["near_duplicate_groups"] = int(groups.max() + 1) if len(groups) else 0
         test, rest = _group_fold(keep, labels_array[keep], groups, test_size, seed)
         rest_groups = groups[np.searchsorted(keep, rest)]
@@ -80,7 +81,7 @@ def split_catalog(
         everything = np.arange(len(texts))
         rest, test = _stratified_random(everything, labels_array, test_size, seed)
         train, validation = _stratified_random(rest, labels_array[rest], validation_size / (1 - test_size), seed + 1)
-    info.update(_leakage(keys, [near_duplicate_key(t) for t in texts], train, test))
+    info.update(_leakage(keys, near_keys, train, test))
     return Split(np.sort(train), np.sort(validation), np.sort(test), strategy, seed, info)
 
 
@@ -103,16 +104,16 @@ def product_groups(texts: list[str]) -> np.ndarray:
 def product_groups(texts: list[str]) -> np.ndarray:
     """A group id per text: texts that are exact duplicates (``duplicate_key``) or near-duplicates
     (``near_duplicate_key``) of each other, directly or through others, share one id."""
-    return _near_duplicate_groups(list(texts), [duplicate_key(t) for t in texts])
+    return _near_duplicate_groups([duplicate_key(t) for t in texts], [near_duplicate_key(t) for t in texts])
 
 
-def _near_duplicate_groups(texts: list[str], keys: list[str]) -> np.ndarray:
+def _near_duplicate_groups(keys: list[str], near_keys: list[str]) -> np.ndarray:
     """Connected components of rows that share an exact key or a near-duplicate key."""
-    n = len(texts)
+    n = len(keys)
     node_ids: dict[str, int] = {}
     rows, cols = [], []
-    for i, (text, key) in enumerate(zip(texts, keys)):
-        for node in ("d:" + key, "n:" + near_duplicate_key(text)):
+    for i, (key, near_key) in enumerate(zip(keys, near_keys)):
+        for node in ("d:" + key, "n:" + near_key):
             if node == "n:":  # no content words left: only the exact key groups it
                 continue
             rows.append(i)
