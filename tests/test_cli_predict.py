@@ -159,3 +159,152 @@ def test_ctrl_c_leaves_no_output_and_no_temp_file(linear_model_dir, tmp_path):
     assert f"interrupted: {target} was not written" in err
     assert files_in(tmp_path) == ["big.csv"]
     assert os.stat(source).st_size > 0
+
+
+# -- headerless files, rows in = rows out ------------------------------------------------------
+def test_a_headerless_file_of_titles_loses_no_row(capsys, linear_model_dir, tmp_path):
+    source, target = tmp_path / "titles.csv", tmp_path / "out.csv"
+    source.write_text("usb cable\nsony headphones\ncotton kurta\nharry potter book\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", target, "-q")
+    assert code == 0, err
+    assert pd.read_csv(target, dtype=str)["0"].tolist() == ["usb cable", "sony headphones", "cotton kurta", "harry potter book"]
+    assert "treating row 1 as data, not a header: usb cable; pass --header if it is a header" in err
+    assert f"read 4 rows from {source}; wrote 4 rows to {target}" in out
+
+
+def test_a_headerless_id_title_file_with_text_col_loses_no_row(capsys, linear_model_dir, tmp_path):
+    source, target = tmp_path / "ids.csv", tmp_path / "out.jsonl"
+    texts = pd.read_csv(NORMALIZED, header=None, dtype=str, keep_default_na=False)[1].str.slice(0, 30)
+    pd.DataFrame({"id": range(1000), "title": texts[:1000]}).to_csv(source, header=False, index=False)
+    code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", target, "--text-col", "1", "-q")
+    assert code == 0, err
+    assert [row["0"] for row in map(json.loads, target.read_text(encoding="utf-8").splitlines())] == [str(i) for i in range(1000)]
+    assert "treating row 1 as data" in err and "read 1,000 rows from" in out and "wrote 1,000 rows to" in out
+    code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", target, "--text-col", "1", "--header", "-q")
+    assert code == 0 and "treating row 1" not in err and "read 999 rows after the header row" in out
+
+
+# -- where the output goes ---------------------------------------------------------------------
+def test_output_paths_that_cannot_be_files_are_one_line_exit_2(capsys, linear_model_dir, tmp_path, monkeypatch):
+    source = tmp_path / "catalog.csv"
+    write_catalog(source)
+    (tmp_path / "folder").mkdir()
+    for output, message in [
+        (tmp_path / "folder", "is a directory; give a file name for --output"),
+        (source / "out.csv", f"{source} is a file, not a directory"),
+        (tmp_path / "plain" / "sub" / "out.csv", None),
+    ]:
+        if message is None:  # the directory is read-only (as root, permissions do not stop writes: fake it)
+            import tempfile
+
+            def read_only(*args, **kwargs):
+                raise PermissionError(13, "Permission denied")
+
+            monkeypatch.setattr(tempfile, "mkstemp", read_only)
+            message = "cannot write in"
+        code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", output, "-q")
+        assert code == 2 and out == "", err
+        assert err.startswith("error: ") and err.count("\n") == 1 and message in err and "unexpected" not in err
+
+
+def test_a_symlinked_output_stays_a_link_to_the_file_written(capsys, linear_model_dir, tmp_path):
+    source, real, link = tmp_path / "catalog.csv", tmp_path / "real.csv", tmp_path / "link.csv"
+    frame = write_catalog(source)
+    link.symlink_to(real)
+    code, _, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", link, "-q")
+    assert code == 0, err
+    assert link.is_symlink() and pd.read_csv(real, dtype=str)["id"].tolist() == frame["id"].tolist()
+
+
+def test_a_named_pipe_output_is_written_not_replaced(capsys, linear_model_dir, tmp_path):
+    import threading
+
+    source, pipe = tmp_path / "catalog.csv", tmp_path / "pipe.csv"
+    frame = write_catalog(source)
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(pipe, encoding="utf-8").read()), daemon=True)
+    reader.start()
+    code, _, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", pipe, "-q")
+    reader.join(timeout=30)
+    assert code == 0, err
+    assert os.path.exists(pipe) and not os.path.isfile(pipe)  # still the pipe, not a regular file put in its place
+    assert received and received[0].startswith("id,title,category,")
+    assert files_in(tmp_path) == ["catalog.csv", "pipe.csv"]
+
+
+def test_stdin_to_stdout(linear_model_dir, tmp_path):
+    source = tmp_path / "catalog.csv"
+    frame = write_catalog(source)
+    command = [sys.executable, "-m", "prodcat", "predict", "-m", str(linear_model_dir), "-i", "-", "-o", "-", "-q"]
+    with open(source, "rb") as stdin:
+        done = subprocess.run(command, cwd=ROOT, stdin=stdin, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    from io import StringIO
+
+    result = pd.read_csv(StringIO(done.stdout), dtype=str, keep_default_na=False)
+    assert result["id"].tolist() == frame["id"].tolist() and "category" in result.columns
+    assert f"read {len(frame)} rows after the header row from stdin; wrote {len(frame)} rows to stdout" in done.stderr
+    assert files_in(tmp_path) == ["catalog.csv"]
+
+
+# -- interrupted runs --------------------------------------------------------------------------
+def test_sigterm_leaves_no_output_and_no_temp_file_exit_143(linear_model_dir, tmp_path):
+    source, target = tmp_path / "big.csv", tmp_path / "predictions.csv"
+    texts = pd.read_csv(NORMALIZED, header=None, dtype=str, keep_default_na=False)[1]
+    big = pd.concat([texts] * 3, ignore_index=True)
+    pd.DataFrame({"id": range(len(big)), "text": big}).to_csv(source, index=False)
+    command = [sys.executable, "-m", "prodcat", "predict", "-m", str(linear_model_dir), "-i", str(source), "-o", str(target),
+               "--chunk-rows", "500", "-q"]
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".predictions.csv.*.part")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert child.poll() is None, "prodcat predict ended before it was terminated; make the file bigger"
+    child.terminate()
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 143, err
+    assert f"terminated: {target} was not written" in err
+    assert files_in(tmp_path) == ["big.csv"]
+
+
+def test_a_partial_file_left_by_a_killed_run_is_removed_by_the_next(capsys, linear_model_dir, tmp_path):
+    source, target = tmp_path / "catalog.csv", tmp_path / "predictions.csv"
+    write_catalog(source)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".predictions.csv.{dead.pid}.k1ll3d.part"
+    stale.write_text("id,title,category\n0,half a row", encoding="utf-8")
+    unknown = tmp_path / ".predictions.csv.abc123.part"  # no process id in the name: reported, left alone
+    unknown.write_text("id,title", encoding="utf-8")
+    code, _, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", target, "-q")
+    assert code == 0, err
+    assert f"removed {stale}, a partial output left by an interrupted run" in err
+    assert f"found {unknown}, probably a partial output left by an interrupted run" in err
+    assert files_in(tmp_path) == [unknown.name, "catalog.csv", "predictions.csv"]
+
+
+# -- labels: missing values are skipped, paths only from the options ---------------------------
+def test_train_skips_missing_labels_and_a_label_with_an_arrow_stays_flat(capsys, tmp_path):
+    from conftest import TINY_LINEAR
+
+    frame = pd.read_csv(NORMALIZED, header=None, names=["category", "title"], dtype=str, keep_default_na=False)
+    frame = frame.groupby("category").head(60).reset_index(drop=True)
+    frame.loc[frame["category"] == "Books", "category"] = "Books > Fiction"  # a name with an arrow, one column
+    missing = pd.DataFrame({"category": ["NaN", "null", "None", ""] * 3, "title": frame["title"].head(12).tolist()})
+    catalog, model = tmp_path / "catalog.csv", tmp_path / "model"
+    pd.concat([frame, missing]).to_csv(catalog, index=False)
+    code, out, err = run_cli(
+        capsys, "train", catalog, "--family", "linear", "--out", model, "--param", f"char_ngrams={','.join(map(str, TINY_LINEAR['char_ngrams']))}",
+        "--param", "max_features=50000",
+    )
+    assert code == 0, err
+    assert "12 empty label" in out
+    labels = Categorizer.load(model).labels
+    assert "Books > Fiction" in labels and not {"NaN", "null", "None", ""} & set(labels)
+    assert json.loads((model / "prodcat.json").read_text(encoding="utf-8"))["label_paths"] is False
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_catalog(source, rows=10)
+    code, _, err = run_cli(capsys, "predict", "-m", model, "-i", source, "-o", target, "-q")
+    assert code == 0, err
+    assert "depth" not in pd.read_csv(target, dtype=str).columns  # a flat model: no tree columns

@@ -228,3 +228,92 @@ def test_file_that_is_not_its_format(tmp_path):
 def test_unknown_format():
     with pytest.raises(DataError, match="unknown format 'xlsx'"):
         read_catalog(SAMPLE, fmt="xlsx")
+
+
+# -- header detection, long fields, missing labels, category paths ----------------------------------
+TITLES = ["usb cable", "sony headphones", "cotton kurta", "harry potter book"]
+
+
+def _notes(path, **options) -> tuple:
+    said = []
+    catalog = read_catalog(path, require_labels=False, notify=said.append, **options)
+    return catalog, said
+
+
+def test_a_headerless_file_of_titles_keeps_its_first_row_and_says_so(tmp_path):
+    path = tmp_path / "titles.csv"
+    path.write_text("".join(t + "\n" for t in TITLES), encoding="utf-8")
+    catalog, said = _notes(path)
+    assert catalog.texts == TITLES and catalog.row_numbers == [1, 2, 3, 4] and catalog.header is None
+    assert said == ["treating row 1 as data, not a header: usb cable; pass --header if it is a header"]
+
+
+def test_a_headerless_id_title_file_keeps_its_first_row(tmp_path):
+    texts = pd.read_csv(SAMPLE, header=None, dtype=str, keep_default_na=False)[1].str.slice(0, 30)
+    path = tmp_path / "ids.csv"
+    pd.DataFrame({"id": range(1000), "title": [f"{texts[i % len(texts)]} {i}" for i in range(1000)]}).to_csv(path, header=False, index=False)
+    catalog, said = _notes(path, text_cols="1")
+    assert len(catalog) == 1000 and catalog.texts[0].endswith(" 0")
+    assert said[0].startswith("treating row 1 as data, not a header: 0,") and "--header" in said[0]
+
+
+@pytest.mark.parametrize(
+    "first_row, rows_below, is_header",
+    [
+        ("id,title", ["1,usb cable", "2,sony headphones"], True),  # well-known names
+        ("code,colour", ["A-1,red", "B-2,blue"], False),  # names, but nothing below differs in kind: data
+        ("item,weight", ["usb cable,12", "sony headphones,250"], True),  # numbers under a name
+        ("Household,Towel", ["Books,Novel", "Household,Soap"], False),  # the first label repeats below
+        ("usb cable,red", ["sony headphones,blue", "cotton kurta,green"], False),
+    ],
+)
+def test_header_detection_is_cautious_and_says_which_choice_it_made(tmp_path, first_row, rows_below, is_header):
+    path = tmp_path / "catalog.csv"
+    path.write_text("\n".join([first_row, *rows_below]) + "\n", encoding="utf-8")
+    catalog, said = _notes(path, text_cols="1")
+    assert len(catalog) == len(rows_below) + (0 if is_header else 1)
+    if is_header:
+        assert said == [f"treating row 1 as a header: {first_row}; pass --no-header if it is data"]
+    else:
+        assert said == [f"treating row 1 as data, not a header: {first_row}; pass --header if it is a header"]
+
+
+def test_header_and_no_header_decide_without_a_notice(tmp_path):
+    path = tmp_path / "catalog.csv"
+    path.write_text("sku,colour\nA-1,red\n", encoding="utf-8")
+    assert _notes(path, text_cols="1", header=True)[0].texts == ["red"]
+    catalog, said = _notes(path, text_cols="1", header=False)
+    assert catalog.texts == ["colour", "red"] and said == []
+
+
+def test_a_field_over_the_csv_modules_limit_is_read(tmp_path):
+    long_text = "usb cable " * 20_000  # 200,000 characters
+    path = tmp_path / "long.csv"
+    pd.DataFrame({"category": ["Electronics", "Books"], "text": [long_text, "a novel"]}).to_csv(path, index=False)
+    catalog = read_catalog(path, notify=lambda line: None)
+    assert catalog.texts == [long_text.strip(), "a novel"]
+    headerless = tmp_path / "headerless.csv"
+    headerless.write_text(f"Electronics,{long_text}\nBooks,a novel\n", encoding="utf-8")
+    assert read_catalog(headerless, notify=lambda line: None).labels == ["Electronics", "Books"]
+
+
+def test_missing_labels_are_empty_not_categories(tmp_path):
+    path = tmp_path / "catalog.csv"
+    labels = ["Books", "NaN", "null", "None", "", "nan", "N/A", "Electronics"]
+    pd.DataFrame({"title": [f"product {i}" for i in range(len(labels))], "category": labels}).to_csv(path, index=False)
+    assert read_catalog(path, notify=lambda line: None).labels == ["Books", "", "", "", "", "", "", "Electronics"]
+    jsonl = tmp_path / "catalog.jsonl"
+    jsonl.write_text('{"title": "a", "category": null}\n{"title": "b", "category": "Books"}\n', encoding="utf-8")
+    assert read_catalog(jsonl).labels == ["", "Books"]
+
+
+def test_only_the_options_make_labels_paths(tmp_path):
+    path = tmp_path / "catalog.csv"
+    frame = pd.DataFrame({"title": ["a", "b", "c"], "category": ["Home > Garden", "Books", "Toys"], "sub": ["Tools", "Novels", "NaN"]})
+    frame.to_csv(path, index=False)
+    flat = read_catalog(path, label_cols="category", notify=lambda line: None)
+    assert flat.labels == ["Home > Garden", "Books", "Toys"] and not flat.label_paths
+    split = read_catalog(path, label_cols="category", path_sep=" > ", notify=lambda line: None)
+    assert split.labels == ["Home > Garden", "Books", "Toys"] and split.label_paths
+    levels = read_catalog(path, label_cols="category,sub", notify=lambda line: None)
+    assert levels.labels[1:] == ["Books > Novels", "Toys"] and levels.label_paths

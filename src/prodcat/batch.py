@@ -3,14 +3,20 @@ prediction per row out, in input order, with bounded memory.
 
 ``top_k`` follows ``Categorizer.categorize``: the number of best categories per row (1: only the
 best). Rows without usable text get no category and a ``reason``; no row is ever dropped. Output
-files are written to a temporary sibling and renamed into place only when complete.
+files are written to a temporary sibling (``.NAME.PID.XXXX.part``) and renamed into place only when
+complete; a sibling left by a run that was killed is removed by the next run. An output that is not
+a regular file (``-`` for stdout, a device, a pipe) is written directly.
 """
 
 from __future__ import annotations
 
+import glob
 import itertools
 import json
 import os
+import re
+import stat
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +32,7 @@ from prodcat.errors import DataError
 
 DEFAULT_CHUNK_ROWS = 20_000
 DEFAULT_BATCH_SIZE = 1024
+STDOUT = "-"
 
 
 def predict_texts(
@@ -125,26 +132,35 @@ def predict_file(
     top_k: int = 1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> dict:
     """Categorize every row of the catalog ``input`` into ``output``, streaming ``chunk_rows`` at a time.
 
     ``output`` keeps ``input``'s columns (only those named in ``keep``, if given) and adds the
-    prediction columns. It appears only when complete. ``progress(n)`` is called after each chunk
-    with the rows just written. Returns a summary: rows, rows with a reason, seconds.
+    prediction columns. A regular file appears only when complete; ``"-"`` writes to stdout (CSV
+    unless ``output_fmt``). ``progress(n)`` is called after each chunk with the rows just written;
+    ``notify(line)`` gets what the user should know (header detection, stale partial files; default:
+    stderr). Returns a summary: rows read (``rows_in``) and written (``rows``), whether row 1 was a
+    header, rows with a reason, seconds.
     """
-    input, output = Path(input), Path(output)
-    output_fmt = _output_format(output, output_fmt)
+    input, to_stdout = Path(input), str(output) == STDOUT
+    output = Path(output)
+    if not to_stdout and output.is_dir():
+        raise DataError(f"{output}: is a directory; give a file name for --output, e.g. {output / 'predictions.csv'}")
+    output_fmt = "csv" if to_stdout and output_fmt is None else _output_format(output, output_fmt)
     if chunk_rows < 1:
         raise DataError(f"--chunk-rows must be at least 1; got {chunk_rows}")
-    if output.exists() and input.exists() and output.resolve() == input.resolve():
+    if not to_stdout and output.exists() and input.exists() and output.resolve() == input.resolve():
         raise DataError(f"{output}: is the input file; write the predictions to another --output")
     keep = reading.column_list(keep) if isinstance(keep, str) else keep
-    started, rows, with_reason = time.perf_counter(), 0, 0
-    chunks = iter_catalog_chunks(input, text_cols=text_cols, fmt=fmt, header=header, encoding=encoding, chunk_rows=chunk_rows)
+    started, rows_in, rows, with_reason, had_header = time.perf_counter(), 0, 0, 0, False
+    chunks = iter_catalog_chunks(input, text_cols=text_cols, fmt=fmt, header=header, encoding=encoding, chunk_rows=chunk_rows, notify=notify)
     typed = _typed_columns(prediction_columns(top_k, hierarchical=_is_hierarchical(categorizer)))
-    with _atomic_file(output) as part, _writer(output_fmt, part, typed) as write:
+    with _output_target(output, to_stdout, notify) as target, _writer(output_fmt, target, typed) as write:
         columns = None
         for chunk in chunks:
+            rows_in += len(chunk.frame)
+            had_header = chunk.header is not None
             frame = _aligned(chunk, keep, columns)
             columns = list(frame.columns)
             table = _with_predictions(categorizer, frame, chunk.texts, top_k)
@@ -153,8 +169,11 @@ def predict_file(
             with_reason += int(table["reason"].notna().sum())
             if progress is not None:
                 progress(len(table))
+        if rows != rows_in:  # never expected: stop before the output appears
+            raise DataError(f"{input}: read {rows_in} rows but produced {rows}; nothing was written")
     seconds = time.perf_counter() - started
-    return {"input": str(input), "output": str(output), "rows": rows, "rows_with_reason": with_reason, "seconds": seconds}
+    return {"input": str(input), "output": str(output), "rows_in": rows_in, "rows": rows, "header": had_header,
+            "rows_with_reason": with_reason, "seconds": seconds}
 
 
 def _output_format(output: Path, output_fmt: str | None) -> str:
@@ -185,10 +204,30 @@ def _aligned(chunk: reading.Catalog, keep: Sequence[str | int] | None, columns: 
 
 
 @contextmanager
-def _atomic_file(path: Path) -> Iterator[Path]:
+def _output_target(output: Path, to_stdout: bool, notify: Callable[[str], None] | None) -> Iterator[Path | int]:
+    """Where to write: stdout's descriptor, a device or pipe as it is, else a temporary sibling of the
+    file (of a symlink's target, so the link stays) that replaces it when complete."""
+    if to_stdout:
+        sys.stdout.flush()
+        yield sys.stdout.fileno()
+        return
+    real = Path(os.path.realpath(output))
+    if real.exists() and not stat.S_ISREG(real.stat().st_mode):  # /dev/stdout, a named pipe: no rename
+        yield real
+        return
+    with _atomic_file(real, notify) as part:
+        yield part
+
+
+@contextmanager
+def _atomic_file(path: Path, notify: Callable[[str], None] | None = None) -> Iterator[Path]:
     """A temporary sibling of ``path`` that replaces ``path`` on success and is removed otherwise."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    _make_parent(path)
+    _remove_stale_parts(path, notify or (lambda line: print(line, file=sys.stderr)))
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write in {path.parent} ({exc.strerror or exc}); choose another --output") from None
     os.close(handle)
     part = Path(name)
     try:
@@ -200,6 +239,42 @@ def _atomic_file(path: Path) -> Iterator[Path]:
         raise
 
 
+def _make_parent(path: Path) -> None:
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists() and not folder.is_dir():
+            raise DataError(f"{path}: {folder} is a file, not a directory; choose another --output")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot create the directory {path.parent} ({exc.strerror or exc}); choose another --output") from None
+
+
+def _remove_stale_parts(path: Path, notify: Callable[[str], None]) -> None:
+    """Remove the partial files of ``path`` whose writing process is gone (killed before it could
+    clean up); name those whose process cannot be told."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[^.]+\.part")
+    for part in sorted(path.parent.glob(f".{glob.escape(path.name)}.*.part")):
+        found = pattern.fullmatch(part.name)
+        if found is None:
+            continue
+        pid = int(found.group(1)) if found.group(1) else None
+        if pid is not None and pid != os.getpid() and not _process_alive(pid):
+            part.unlink(missing_ok=True)
+            notify(f"removed {part}, a partial output left by an interrupted run")
+        elif pid is None:
+            notify(f"found {part}, probably a partial output left by an interrupted run; remove it if no other run writes {path}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -207,15 +282,16 @@ def _umask() -> int:
 
 
 @contextmanager
-def _writer(fmt: str, path: Path, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:
-    """A function that appends a frame of predictions to ``path`` in format ``fmt``.
+def _writer(fmt: str, path: Path | int, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """A function that appends a frame of predictions to ``path`` (or an open file descriptor) in format ``fmt``.
 
     Parquet columns are strings except those in ``typed`` (name → ``"float"``, ``"bool"`` or ``"int"``).
     """
     if fmt == "parquet":
-        yield from _parquet_writer(path, typed)
+        with open(path, "wb", closefd=not isinstance(path, int)) as binary:
+            yield from _parquet_writer(binary, typed)
         return
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with open(path, "w", encoding="utf-8", newline="", closefd=not isinstance(path, int)) as handle:
         if fmt == "jsonl":
             yield lambda frame: _write_jsonl(frame, handle)
             return
@@ -239,7 +315,7 @@ def _typed_columns(columns: list[str]) -> dict[str, str]:
     return {c: kinds.get(c, "float") for c in columns if c in kinds or c.startswith("confidence")}
 
 
-def _parquet_writer(path: Path, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:
+def _parquet_writer(path, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -81,12 +81,18 @@ class Categorizer:
         log_dir: str | Path | None = None,
         verbose: int = 1,
         callbacks: list | None = None,
+        label_paths: bool | None = None,
     ) -> "Categorizer":
-        """Learn from ``texts`` and their ``labels``; calibrate on ``validation`` when given."""
+        """Learn from ``texts`` and their ``labels``; calibrate on ``validation`` when given.
+
+        ``label_paths`` says whether the labels are category paths (``"A > B"``); ``None``: whether
+        any label contains `` > ``. A catalog read from a file says it explicitly.
+        """
         self._check_settings()
         if len(texts) != len(labels):
             raise DataError(f"got {len(texts)} texts but {len(labels)} labels; give one label per text")
         self.labels_ = sorted(set(labels))
+        self.label_paths_ = is_hierarchical(self.labels_) if label_paths is None else bool(label_paths)
         if len(self.labels_) < 2:
             raise DataError(f"only one label ({self.labels_[0] if self.labels_ else 'none'}) in the training data; a categorizer needs at least 2")
         y = self._encode(labels)
@@ -134,6 +140,7 @@ class Categorizer:
                        target_precision=first.target_precision if target_precision is None else target_precision)
         ensemble._check_settings()
         ensemble.labels_ = list(first.labels_)
+        ensemble.label_paths_ = first.tree_ is not None
         validation_texts, validation_y = ensemble._validation_rows(validation)
         try:
             ensemble.model_ = family_class("ensemble").of([m.model_ for m in members], validation_texts, validation_y)
@@ -151,7 +158,7 @@ class Categorizer:
         """Record what the model learned, and calibrate on the validation rows."""
         self.params = self.model_.get_params()
         self.history_ = self.model_.history
-        self.tree_ = Tree(self.labels_) if is_hierarchical(self.labels_) else None
+        self.tree_ = Tree(self.labels_) if self.label_paths_ else None
         self.temperature_, self.threshold_, self.level_thresholds_, self.calibration_ = 1.0, None, None, {}
         if validation_texts:
             self._calibrate(self.model_.logits(validation_texts), validation_y)
@@ -305,6 +312,7 @@ class Categorizer:
         manifest = {
             "family": self.family,
             "labels": self.labels_,
+            "label_paths": self.tree_ is not None,
             "params": self.params,
             "class_weight": self.class_weight,
             "seed": self.seed,
@@ -350,10 +358,11 @@ class Categorizer:
         categorizer.temperature_ = float(manifest.get("temperature") or 1.0)
         categorizer.threshold_ = manifest.get("threshold")
         categorizer.level_thresholds_ = manifest.get("level_thresholds")
-        categorizer.tree_ = Tree(categorizer.labels_) if is_hierarchical(categorizer.labels_) else None
+        label_paths = manifest.get("label_paths")  # absent from older models: paths were told by " > "
+        categorizer.tree_ = Tree(categorizer.labels_) if (is_hierarchical(categorizer.labels_) if label_paths is None else label_paths) else None
         categorizer.calibration_ = manifest.get("calibration") or {}
         categorizer.history_ = manifest.get("history")
-        known = {"format", "format_version", "family", "labels", "params", "class_weight", "seed", "normalization",
+        known = {"format", "format_version", "family", "labels", "label_paths", "params", "class_weight", "seed", "normalization",
                  "temperature", "threshold", "level_thresholds", "target_precision", "calibration", "history", "versions", "created"}
         categorizer.metadata = {k: v for k, v in manifest.items() if k not in known}
         categorizer.path_ = path

@@ -107,6 +107,7 @@ def train(
         validation=(pick(parts.validation, texts), pick(parts.validation, labels)),
         log_dir=log_dir,
         verbose=verbose,
+        label_paths=catalog.label_paths,
     )
     metrics = evaluate(categorizer, pick(parts.test, texts), pick(parts.test, labels))
     categorizer.metadata = {

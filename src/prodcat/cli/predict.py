@@ -20,8 +20,8 @@ def predict_command(
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=0, help="Also show the next K categories.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of text.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help=f"Also show the {EXPLAINED_TERMS} words and n-grams that pushed each text most towards its category and towards the runner-up.")] = False,
-    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Catalog file to categorize row by row (CSV, TSV, JSON Lines, Parquet).", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write: the input's columns plus the predictions.", show_default=False)] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Catalog file to categorize row by row (CSV, TSV, JSON Lines, Parquet); - for stdin (CSV unless --format).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write: the input's columns plus the predictions; - for stdout (CSV unless --output-format).", show_default=False)] = None,
     text_col: TextCol = None,
     fmt: Format = None,
     header: Header = None,
@@ -111,22 +111,62 @@ def _terminate(signum, frame) -> None:
 
 
 def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet) -> None:
+    import signal
+
+    to_stdout = str(output) == "-"
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with _input_file(input, fmt) as (source, fmt):
+            summary = _run_batch(model, source, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet)
+    except (KeyboardInterrupt, _Terminated) as exc:  # exit here: Typer turns KeyboardInterrupt into a return value that main() ignores
+        written = "the output is incomplete" if to_stdout else f"{output} was not written"
+        typer.echo(f"{'terminated' if isinstance(exc, _Terminated) else 'interrupted'}: {written}", err=True)
+        sys.exit(143 if isinstance(exc, _Terminated) else 130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    rate = summary["rows"] / summary["seconds"] if summary["seconds"] else 0.0
+    no_text = f", {summary['rows_with_reason']:,} without usable text (see 'reason')" if summary["rows_with_reason"] else ""
+    source = "stdin" if str(input) == "-" else summary["input"]
+    header_row = " after the header row" if summary["header"] else ""
+    typer.echo(
+        f"read {summary['rows_in']:,} rows{header_row} from {source}; wrote {summary['rows']:,} rows to "
+        f"{'stdout' if to_stdout else summary['output']}{no_text} in {summary['seconds']:.1f} s ({rate:,.0f} rows/s)",
+        err=to_stdout,
+    )
+
+
+def _run_batch(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet) -> dict:
     from prodcat.batch import predict_file
     from prodcat.categorizer import Categorizer
 
     categorizer = Categorizer.load(model)
-    try:
-        with _progress_bar(quiet) as advance:
-            summary = predict_file(
-                categorizer, input, output, text_cols=text_col, fmt=fmt, header=header, encoding=encoding,
-                output_fmt=output_format, keep=keep, top_k=top_k + 1, chunk_rows=chunk_rows, progress=advance,
-            )
-    except KeyboardInterrupt:  # exit here: Typer turns KeyboardInterrupt into a return value that main() ignores
-        typer.echo(f"interrupted: {output} was not written", err=True)
-        sys.exit(130)
-    rate = summary["rows"] / summary["seconds"] if summary["seconds"] else 0.0
-    no_text = f", {summary['rows_with_reason']:,} without usable text (see 'reason')" if summary["rows_with_reason"] else ""
-    typer.echo(f"wrote {summary['rows']:,} rows to {summary['output']}{no_text} in {summary['seconds']:.1f} s ({rate:,.0f} rows/s)")
+    with _progress_bar(quiet) as advance:
+        return predict_file(
+            categorizer, input, output, text_cols=text_col, fmt=fmt, header=header, encoding=encoding,
+            output_fmt=output_format, keep=keep, top_k=top_k + 1, chunk_rows=chunk_rows, progress=advance,
+            notify=lambda line: typer.echo(line, err=True),
+        )
+
+
+def _input_file(input: Path, fmt: str | None):
+    """``input`` and its format; for ``-``, stdin copied to a temporary file (the reader reads the
+    start twice to detect a header), removed afterwards."""
+    import shutil
+    import tempfile
+    from contextlib import contextmanager
+
+    @contextmanager
+    def spooled():
+        if str(input) != "-":
+            yield input, fmt
+            return
+        with tempfile.TemporaryDirectory(prefix="prodcat-stdin-") as folder:
+            path = Path(folder) / f"stdin.{fmt or 'csv'}"
+            with open(path, "wb") as copy:
+                shutil.copyfileobj(sys.stdin.buffer, copy)
+            yield path, fmt or "csv"
+
+    return spooled()
 
 
 def _progress_bar(quiet: bool):

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-from itertools import islice
-from collections.abc import Iterator, Sequence
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +37,13 @@ _EXTENSIONS = {
 _TEXT_NAMES = ("text", "title", "name", "product", "product_name", "product_title", "description")
 _LABEL_NAMES = ("category", "label", "class", "categories", "category_path", "target", "y")
 _HEADERLESS_LABEL, _HEADERLESS_TEXT = 0, 1
+# Column names common enough that a first row made of such names is a header.
+_KNOWN_NAMES = {*_TEXT_NAMES, *_LABEL_NAMES, "id", "sku", "item_id", "product_id", "brand", "price", "url", "type",
+                "sub_category", "subcategory", "lvl1", "lvl2", "lvl3", "index"}
+# Label cells that mean "no label" (as pandas and spreadsheets write a missing value), in any case.
+MISSING_LABELS = frozenset({"nan", "-nan", "null", "none", "na", "n/a", "#n/a", "<na>"})
+_NAME = re.compile(r"[^\W\d][\w .\-/()#&]{0,39}")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 @dataclass
@@ -41,8 +51,11 @@ class Catalog:
     """Rows read from a catalog file.
 
     ``texts`` are the joined text columns ('' where all were empty), ``labels`` the category (a
-    path joined with `` > `` for several label columns) or ``None`` for an unlabelled file;
-    ``row_numbers`` are 1-based data rows of the file; ``frame`` holds every column as read.
+    path joined with `` > `` for several label columns or with ``path_sep``; '' where missing:
+    empty, ``NaN``, ``null``, ``None``) or ``None`` for an unlabelled file; ``label_paths`` says
+    whether the labels are category paths (decided by the options, never by the label text);
+    ``row_numbers`` are 1-based data rows of the file; ``frame`` holds every column as read;
+    ``header`` is the header row's cells, ``None`` for a headerless file.
     """
 
     texts: list[str]
@@ -52,6 +65,8 @@ class Catalog:
     source: str
     text_columns: list[str] = field(default_factory=list)
     label_columns: list[str] = field(default_factory=list)
+    label_paths: bool = False
+    header: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -80,6 +95,7 @@ def read_catalog(
     encoding: str = "utf-8",
     require_labels: bool = True,
     path_sep: str | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Catalog:
     """Read a whole catalog file into memory. See ``iter_catalog_chunks`` for the options."""
     chunks = list(
@@ -92,6 +108,7 @@ def read_catalog(
             encoding=encoding,
             require_labels=require_labels,
             path_sep=path_sep,
+            notify=notify,
         )
     )
     if not chunks or sum(len(c) for c in chunks) == 0:
@@ -107,6 +124,8 @@ def read_catalog(
         source=first.source,
         text_columns=first.text_columns,
         label_columns=first.label_columns,
+        label_paths=first.label_paths,
+        header=first.header,
     )
 
 
@@ -121,14 +140,17 @@ def iter_catalog_chunks(
     require_labels: bool = False,
     path_sep: str | None = None,
     chunk_rows: int = 200_000,
+    notify: Callable[[str], None] | None = None,
 ) -> Iterator[Catalog]:
     """Stream a catalog file in chunks of at most ``chunk_rows`` rows, with bounded memory.
 
     ``text_cols`` and ``label_cols`` are column names or zero-based positions, or a comma-separated
     string of them. Without them, a headerless two-column file is read as ``category,text`` (the
     reference format) and a file with a header by the usual names (``text``/``title``/``description``,
-    ``category``/``label``). ``header=None`` detects whether a CSV or TSV has a header row.
-    ``path_sep`` splits a single label column into a category path (stored joined by `` > ``).
+    ``category``/``label``). ``header=None`` detects whether a CSV or TSV has a header row, cautiously
+    (see ``_detect_header``), and says which choice it made through ``notify`` (default: a line on
+    stderr). ``path_sep`` splits a single label column into a category path (stored joined by
+    `` > ``); labels are paths only with ``path_sep`` or several label columns.
     """
     path = Path(path)
     if not path.exists():
@@ -142,14 +164,18 @@ def iter_catalog_chunks(
         raise DataError(f"unknown encoding {encoding!r}; pass --encoding with e.g. utf-8, latin-1 or cp1252") from None
     text_cols, label_cols = column_list(text_cols), column_list(label_cols)
     if fmt in ("csv", "tsv") and header is None:
-        header = _detect_header(path, fmt, encoding, [*text_cols, *label_cols])
+        header, first_row = _detect_header(path, fmt, encoding, [*text_cols, *label_cols])
+        if first_row:
+            (notify or _to_stderr)(_header_notice(header, first_row))
     row_offset = 0
     resolved: tuple[list, list] | None = None
     for frame in _iter_frames(path, fmt, header, encoding, chunk_rows):
         if resolved is None:
             resolved = _resolve_columns(path, frame, text_cols, label_cols, require_labels, headerless=header is False)
         text_names, label_names = resolved
-        yield _to_catalog(path, frame, text_names, label_names, row_offset, path_sep)
+        catalog = _to_catalog(path, frame, text_names, label_names, row_offset, path_sep)
+        catalog.header = [str(c) for c in frame.columns] if header and fmt in ("csv", "tsv") else None
+        yield catalog
         row_offset += len(frame)
     if resolved is None:
         raise DataError(f"{path}: the file is empty; give a catalog with at least one product per row")
@@ -165,23 +191,57 @@ def column_list(cols: Sequence[str | int] | str | int | None) -> list[str | int]
     return [int(c) if isinstance(c, str) and c.isdigit() else c for c in cols]
 
 
-def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int]) -> bool:
-    """A header row is short distinct names, none of which repeats in its column below."""
+def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int]) -> tuple[bool, list[str]]:
+    """Whether a CSV/TSV file starts with a header row, and that first row.
+
+    Cautious, since treating data as a header loses a row: the first row is a header only when it
+    holds a column asked for by name, or when its cells all look like names (distinct, short, starting
+    with a letter), none repeats in its column below, and either one is a well-known column name or a
+    column below it holds only numbers.
+    """
     names = {c.lower() for c in wanted if isinstance(c, str)}
     try:
-        with open(path, encoding=encoding, newline="") as handle:
-            rows = list(islice(csv.reader(handle, delimiter="\t" if fmt == "tsv" else ","), 1000))
+        with open(path, encoding=encoding, newline="") as handle, _large_csv_fields():
+            rows = [row for row in islice(csv.reader(handle, delimiter="\t" if fmt == "tsv" else ","), 1000) if row]
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, encoding, exc) from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: cannot parse as {fmt.upper()} ({_first_line(exc)}); check quoting or pass --format") from None
     if not rows:
-        return False
-    first = rows[0]
-    if names and names & {cell.strip().lower() for cell in first}:
-        return True
-    if any(len(cell) == 0 or len(cell) > 40 for cell in first) or len(set(first)) < len(first):
-        return False
-    repeated = any(row[i] == name for row in rows[1:] for i, name in enumerate(first) if i < len(row))
-    return not repeated
+        return False, []
+    first, below = rows[0], rows[1:]
+    cells = [cell.strip().lower() for cell in first]
+    if names & set(cells):
+        return True, first
+    if not all(_NAME.fullmatch(cell.strip()) for cell in first) or len(set(cells)) < len(cells):
+        return False, first
+    if any(row[i] == name for row in below for i, name in enumerate(first) if i < len(row)):
+        return False, first
+    known = bool(_KNOWN_NAMES & set(cells))
+    numbers_below = any(below and all(i < len(row) and _NUMBER.fullmatch(row[i].strip()) for row in below) for i in range(len(first)))
+    return known or numbers_below, first
+
+
+@contextmanager
+def _large_csv_fields() -> Iterator[None]:
+    """Lift the csv module's 131,072-character limit on a field (pandas' reader has none)."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _header_notice(header: bool, first_row: list[str]) -> str:
+    shown = ",".join(_clip(cell, 24) for cell in first_row[:8]) + (",..." if len(first_row) > 8 else "")
+    if header:
+        return f"treating row 1 as a header: {shown}; pass --no-header if it is data"
+    return f"treating row 1 as data, not a header: {shown}; pass --header if it is a header"
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -260,6 +320,8 @@ def _resolve_columns(
         find_column(path, columns, wanted, option)  # name a wrong explicit column before guessing the others
     if headerless and not text_cols and not label_cols and len(columns) >= 2:
         text_cols, label_cols = [_HEADERLESS_TEXT], [_HEADERLESS_LABEL]
+    if headerless and not text_cols and len(columns) == 1:  # one title per line
+        text_cols = [0]
     if not text_cols:
         found = [c for name in _TEXT_NAMES for c in columns if str(c).lower() == name][:1]
         if found and str(found[0]).lower() != "description":  # a title column: add the description too
@@ -309,10 +371,11 @@ def _to_catalog(
     for part in parts[1:]:
         texts = texts.str.cat(part, sep=" \n ").str.strip()
     labels = None
+    label_paths = bool(label_names) and (len(label_names) > 1 or bool(path_sep))
     if label_names:
-        levels = [frame[name].map(_cell).str.strip() if name in frame.columns else pd.Series([""] * len(frame), index=frame.index) for name in label_names]
+        levels = [frame[name].map(label_cell) if name in frame.columns else pd.Series([""] * len(frame), index=frame.index) for name in label_names]
         if path_sep and len(levels) == 1:
-            labels = levels[0].map(lambda s: PATH_SEPARATOR.join(p.strip() for p in s.split(path_sep) if p.strip()))
+            labels = levels[0].map(lambda s: PATH_SEPARATOR.join(p for p in map(label_cell, s.split(path_sep)) if p))
         else:
             labels = [_join_levels(cells) for cells in zip(*levels)]
         labels = list(labels)
@@ -324,7 +387,14 @@ def _to_catalog(
         source=str(path),
         text_columns=[str(n) for n in text_names],
         label_columns=[str(n) for n in label_names],
+        label_paths=label_paths,
     )
+
+
+def label_cell(value) -> str:
+    """A label cell as text, '' where it is missing: empty, NaN, ``null``, ``None``, ``N/A`` (any case)."""
+    text = _cell(value)
+    return "" if text.lower() in MISSING_LABELS else text
 
 
 def _join_levels(cells: tuple[str, ...]) -> str:
