@@ -16,6 +16,7 @@ from prodcat.data.reading import Catalog, read_catalog
 from prodcat.data.split import Split, split_catalog
 from prodcat.errors import DataError
 from prodcat.evaluation import evaluate
+from prodcat.models.registry import STREAMING_FAMILIES
 from prodcat.reporting import write_report
 
 
@@ -90,6 +91,13 @@ def train(
     With ``out``, the model is saved there and the report written to ``report_dir`` (default
     ``out/report``).
     """
+    if family in STREAMING_FAMILIES and not isinstance(data, Catalog):  # a file larger than memory: read in chunks
+        from prodcat.stream_training import train_streaming
+
+        reading = {"text_cols": text_cols, "label_cols": label_cols, "fmt": fmt, "header": header, "encoding": encoding, "path_sep": path_sep}
+        return train_streaming(data, out=out, report_dir=report_dir, family=family, split=split, params=params, reading=reading, seed=seed,
+                               test_size=test_size, validation_size=validation_size, class_weight=class_weight,
+                               target_precision=target_precision, drop_rare_labels=drop_rare_labels)
     catalog = data if isinstance(data, Catalog) else read_catalog(
         data, text_cols=text_cols, label_cols=label_cols, fmt=fmt, header=header, encoding=encoding, path_sep=path_sep
     )

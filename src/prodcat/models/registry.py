@@ -14,8 +14,12 @@ FAMILIES = {
     "transformer": "prodcat.models.transformer:TransformerModel",
     "ensemble": "prodcat.models.ensemble:EnsembleModel",
     "hierarchical": "prodcat.models.hierarchical:HierarchicalModel",
+    "streaming": "prodcat.models.streaming:StreamingModel",
 }
 DEFAULT_FAMILY = "lstm"
+
+
+STREAMING_FAMILIES = ("streaming",)  # ``prodcat train`` feeds these the catalog in chunks, in bounded memory
 
 
 def family_class(name: str):
