@@ -96,12 +96,6 @@ def _first_of_each_duplicate(keys: list[str], labels: list[str]) -> np.ndarray:
 
 
 def product_groups(texts: list[str]) -> np.ndarray:
-    """A group number per text: texts that are the same product (exact or near-duplicates) share one,
-    as in the grouped split; for ``group_folds``."""
-    return _near_duplicate_groups(texts, [duplicate_key(t) for t in texts])
-
-
-def product_groups(texts: list[str]) -> np.ndarray:
     """A group id per text: texts that are exact duplicates (``duplicate_key``) or near-duplicates
     (``near_duplicate_key``) of each other, directly or through others, share one id."""
     return _near_duplicate_groups([duplicate_key(t) for t in texts], [near_duplicate_key(t) for t in texts])
