@@ -12,6 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from prodcat import artifacts
+from prodcat.errors import ModelError
 from prodcat.models.base import ModelFamily
 
 _VOCABULARY = "vocabulary.json"
@@ -78,15 +80,35 @@ class TfidfFamily(ModelFamily):
         return [cut] * n + [titles] * n
 
     def _fit_features(self, texts: list[str]) -> sp.csr_matrix:
+        """Fit the vectorizers on ``texts`` and return their features; title features only where some
+        texts have a title line and their terms make a vocabulary (each vectorizer is fitted once)."""
         self._weightings = None
-        try:
-            self.vectorizers_ = self._vectorizers()
-            return sp.hstack([v.fit_transform(x) for v, x in zip(self.vectorizers_, self._inputs(texts))], format="csr")
-        except ValueError:  # an empty vocabulary: without title features when there are too few titles
-            if not self.params["title_features"]:
-                raise
+        if self.params["title_features"] and not any("\n" in t for t in texts):
             self.params["title_features"] = False
-            return self._fit_features(texts)
+        vectorizers, inputs = self._vectorizers(), self._inputs(texts)
+        blocks = [vectorizers[i].fit_transform(inputs[i]) for i in range(len(self._analyzers()))]
+        try:
+            blocks += [v.fit_transform(x) for v, x in zip(vectorizers[len(blocks):], inputs[len(blocks):])]
+        except ValueError:  # an empty vocabulary: too few titles
+            self.params["title_features"] = False
+        self.vectorizers_ = vectorizers[: len(blocks)]
+        return sp.hstack(blocks, format="csr")
+
+    def _keep_frequent_terms(self, texts: list[str], features: sp.csr_matrix, n_terms: int) -> sp.csr_matrix:
+        """Keep the ``n_terms`` terms found in the most ``texts`` (over all vectorizers; ``features`` are
+        the texts' features) and return the texts' features over those terms alone."""
+        in_texts = np.bincount(features.indices, minlength=features.shape[1])
+        keep = np.sort(np.argsort(-in_texts, kind="stable")[:n_terms])
+        vocabularies, idfs = [], []
+        for vectorizer, (start, stop) in zip(self.vectorizers_, self._feature_blocks()):
+            kept = keep[(keep >= start) & (keep < stop)] - start
+            vocabularies.append(vectorizer.get_feature_names_out()[kept].tolist())
+            idfs.append(vectorizer.idf_[kept])
+        self.vectorizers_ = self._vectorizers(vocabularies)  # as a saved model's are rebuilt
+        for vectorizer, idf in zip(self.vectorizers_, idfs):
+            vectorizer.idf_ = idf
+        self._weightings = None
+        return self._features(texts)  # each row's weights normalized again over the terms kept
 
     def _features(self, texts: list[str]) -> sp.csr_matrix:
         inputs = self._inputs(texts)
@@ -128,13 +150,17 @@ class TfidfFamily(ModelFamily):
     def _with_features(cls, directory: Path, params: dict, arrays) -> "TfidfFamily":
         """A model with its vectorizers rebuilt from the saved vocabularies and the idf ``arrays``."""
         model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
-        vocabularies = json.loads((directory / _VOCABULARY).read_text(encoding="utf-8"))
+        vocabularies = artifacts.read_model_json(directory, _VOCABULARY)
+        if not isinstance(vocabularies, list) or len(vocabularies) not in (len(model._analyzers()), 2 * len(model._analyzers())):
+            raise ModelError(f"{directory / _VOCABULARY}: does not hold this model's {len(model._analyzers())} vocabularies; retrain or restore the model")
         # The saved vocabularies say whether this model learned title features (settings shared by
         # several models, such as a hierarchical model's levels, may not).
         model.params["title_features"] = len(vocabularies) > len(model._analyzers())
         model.vectorizers_ = model._vectorizers(vocabularies)
         for i, vectorizer in enumerate(model.vectorizers_):
             vectorizer.idf_ = arrays[f"idf_{i}"]
+            if vectorizer.idf_.shape != (len(vocabularies[i]),):
+                raise ModelError(f"{directory}: idf_{i} has {vectorizer.idf_.shape} weights for {len(vocabularies[i])} terms; retrain or restore the model")
         return model
 
 
