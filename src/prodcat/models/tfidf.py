@@ -12,8 +12,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from prodcat import artifacts
-from prodcat.errors import ModelError
 from prodcat.models.base import ModelFamily
 
 _VOCABULARY = "vocabulary.json"
@@ -150,17 +148,13 @@ class TfidfFamily(ModelFamily):
     def _with_features(cls, directory: Path, params: dict, arrays) -> "TfidfFamily":
         """A model with its vectorizers rebuilt from the saved vocabularies and the idf ``arrays``."""
         model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
-        vocabularies = artifacts.read_model_json(directory, _VOCABULARY)
-        if not isinstance(vocabularies, list) or len(vocabularies) not in (len(model._analyzers()), 2 * len(model._analyzers())):
-            raise ModelError(f"{directory / _VOCABULARY}: does not hold this model's {len(model._analyzers())} vocabularies; retrain or restore the model")
+        vocabularies = json.loads((directory / _VOCABULARY).read_text(encoding="utf-8"))
         # The saved vocabularies say whether this model learned title features (settings shared by
         # several models, such as a hierarchical model's levels, may not).
         model.params["title_features"] = len(vocabularies) > len(model._analyzers())
         model.vectorizers_ = model._vectorizers(vocabularies)
         for i, vectorizer in enumerate(model.vectorizers_):
             vectorizer.idf_ = arrays[f"idf_{i}"]
-            if vectorizer.idf_.shape != (len(vocabularies[i]),):
-                raise ModelError(f"{directory}: idf_{i} has {vectorizer.idf_.shape} weights for {len(vocabularies[i])} terms; retrain or restore the model")
         return model
 
 
