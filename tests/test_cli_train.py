@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from conftest import SAMPLE
+import pytest
+from conftest import BIGBASKET, SAMPLE
 
 REPORT_FILES = {"metrics.json", "report.md", "confusion_matrix.png", "calibration.png"}
 EPOCH_PLOTS = {"epoch_loss.png", "epoch_accuracy.png"}
@@ -28,7 +29,8 @@ def test_train_evaluate_predict_linear(small_catalog_file, tmp_path):
     assert "review" in metrics and 0 < metrics["review"]["coverage"] <= 1
     report_md = (out / "report" / "report.md").read_text()
     assert "Leakage-free" in report_md and "| Household |" in report_md
-    assert "expected calibration error on the validation rows" in report_md
+    assert "expected calibration error on the validation split" in report_md
+    assert "The shipped model was refit on all" in report_md and "shipped model: refit on all" in trained.stdout
 
     evaluated = prodcat("evaluate", SAMPLE, "--model", out, "--report", tmp_path / "raw")
     assert evaluated.returncode == 0, evaluated.stderr
@@ -75,3 +77,30 @@ def test_param_values_in_json():
 
     params = parse_params(["member_params={\"linear\": {\"C\": 1, \"encoder\": \"all-MiniLM-L6-v2\"}}", "word_ngrams=1,3", "members=[\"bag\", \"linear\"]"])
     assert params == {"member_params": {"linear": {"C": 1, "encoder": "all-MiniLM-L6-v2"}}, "word_ngrams": [1, 3], "members": ["bag", "linear"]}
+
+
+@pytest.fixture(scope="module")
+def nine_per_label_file(tmp_path_factory):
+    """270 real BigBasket titles: 30 sub-categories x 9 rows, a small shop's catalog."""
+    import pandas as pd
+
+    frame = pd.read_csv(BIGBASKET, dtype=str, keep_default_na=False)
+    frame = frame[frame["product"].str.strip() != ""].drop_duplicates("product")
+    counts = frame["sub_category"].value_counts()
+    chosen = sorted(counts[counts >= 9].index)[:30]
+    rows = pd.concat([frame[frame["sub_category"] == name].sample(9, random_state=0) for name in chosen])
+    path = tmp_path_factory.mktemp("small_shop") / "shop.csv"
+    rows[["product", "sub_category"]].to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("family, split", [("linear", "grouped"), ("linear", "random"), ("neighbors", "grouped")])
+def test_a_catalog_of_nine_rows_per_label_gets_a_model_and_an_honest_report(nine_per_label_file, tmp_path, family, split):
+    out = tmp_path / "model"
+    trained = prodcat("train", nine_per_label_file, "--text-col", "product", "--label-col", "sub_category", "--family", family,
+                      "--split", split, "--out", out, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    assert "shipped model: refit on all 270 usable rows" in trained.stdout
+    report = (out / "report" / "report.md").read_text()
+    assert "Cross-validated over all 270 rows" in report and "steadier than the" in report
+    assert len(json.loads((out / "prodcat.json").read_text())["labels"]) == 30

@@ -161,7 +161,7 @@ class Categorizer:
         self.tree_ = Tree(self.labels_) if self.label_paths_ else None
         self.temperature_, self.threshold_, self.level_thresholds_, self.calibration_ = 1.0, None, None, {}
         if validation_texts:
-            self._calibrate(self.model_.logits(validation_texts), validation_y)
+            self.calibrate_with(self.model_.logits(validation_texts), validation_y, f"the validation split ({len(validation_y)} rows)")
         return self
 
     def _check_settings(self) -> None:
@@ -189,20 +189,23 @@ class Categorizer:
         weights = compute_class_weight("balanced", classes=classes, y=y)
         return {int(c): float(w) for c, w in zip(classes, weights)}
 
-    def _calibrate(self, logits: np.ndarray, y: np.ndarray) -> None:
+    def calibrate_with(self, logits: np.ndarray, y: np.ndarray, rows: str) -> None:
+        """Fit the temperature and the review threshold on the model's ``logits`` of rows it never
+        trained on, whose label ids are ``y``; ``rows`` says which rows, for the manifest and report."""
         before = calibration.expected_calibration_error(calibration.probabilities(logits), y)
         self.temperature_ = calibration.fit_temperature(logits, y)
         probs = calibration.probabilities(logits, self.temperature_)
         confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == y
         self.threshold_ = calibration.threshold_for_precision(confidence, correct, self.target_precision)
         self.calibration_ = {
-            "method": "temperature scaling on the validation split",
+            "method": f"temperature scaling on {rows}",
+            "rows": rows,
             "temperature": self.temperature_,
-            "validation_ece_before": before,
-            "validation_ece_after": calibration.expected_calibration_error(probs, y),
+            "ece_before": before,
+            "ece_after": calibration.expected_calibration_error(probs, y),
             "target_precision": self.target_precision,
             "threshold": self.threshold_,
-            "validation": calibration.coverage_at(confidence, correct, self.threshold_),
+            "coverage": calibration.coverage_at(confidence, correct, self.threshold_),
         }
         if self.tree_ is not None:
             self._calibrate_levels(probs, y)

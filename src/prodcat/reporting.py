@@ -50,6 +50,7 @@ def markdown(metrics: dict, context: dict) -> str:
         "| rows | accuracy | weighted F1 | macro F1 |",
         "|---:|---:|---:|---:|",
         f"| {metrics['rows']} | {metrics['accuracy']:.4f} | {metrics['weighted_f1']:.4f} | {metrics['macro_f1']:.4f} |",
+        *shipped_model_lines(context),
         "",
         "## Per class",
         "",
@@ -65,9 +66,11 @@ def markdown(metrics: dict, context: dict) -> str:
     lines += ["", "## Confidence", ""]
     fitted = context.get("calibration") or {}
     if fitted.get("temperature"):
+        rows = fitted.get("rows", "the validation rows")  # a model saved before calibration said which rows
+        before, after = fitted.get("ece_before", fitted.get("validation_ece_before")), fitted.get("ece_after", fitted.get("validation_ece_after"))
         lines.append(
-            f"- Calibration: {fitted['method']} (temperature {fitted['temperature']:.3f}); expected calibration error on the "
-            f"validation rows {fitted['validation_ece_before']:.4f} before, {fitted['validation_ece_after']:.4f} after"
+            f"- Calibration: {fitted['method']} (temperature {fitted['temperature']:.3f}); expected calibration error on "
+            f"{rows} {before:.4f} before, {after:.4f} after"
         )
     ece = metrics["calibration"]["ece"]
     lines.append(f"- Expected calibration error on these rows: {ece:.4f}" if ece is not None else "- Expected calibration error on these rows: n/a")
@@ -75,7 +78,7 @@ def markdown(metrics: dict, context: dict) -> str:
     if review:
         precision = "n/a" if review["precision"] is None else f"{review['precision']:.4f}"
         lines.append(
-            f"- Review threshold {review['threshold']:.4f} (chosen on validation for precision {review['target_precision']}): "
+            f"- Review threshold {review['threshold']:.4f} (chosen on {fitted.get('rows', 'the validation rows')} for precision {review['target_precision']}): "
             f"coverage {review['coverage']:.1%} of rows categorized automatically, at precision {precision}"
         )
     if split:
@@ -85,10 +88,46 @@ def markdown(metrics: dict, context: dict) -> str:
             lines += ["", "**This split leaks**: it is a plain random split, so products seen in training (exact and near duplicates) come back in the test rows and inflate the scores. Use it only to compare with published numbers."]
         elif split.get("strategy") == "grouped":
             lines += ["", "Leakage-free: exact duplicates were collapsed and near-duplicates kept on one side before splitting; the test rows were never used to choose anything."]
+    if context.get("untested_labels"):
+        untested = context["untested_labels"]
+        named = ", ".join(untested[:20]) + (f" and {len(untested) - 20} more" if len(untested) > 20 else "")
+        lines += ["", "## Labels learned but not tested", "",
+                  f"{len(untested)} labels have at most 2 rows: too few to test, so all their rows went into training: {named}."]
     if context.get("skipped"):
         lines += ["", "## Rows not used", ""] + [f"- {reason}: {count}" for reason, count in context["skipped"].items()]
     lines += ["", "Plots: `confusion_matrix.png`, `calibration.png`" + (", `epoch_loss.png`, `epoch_accuracy.png`" if context.get("has_history") else ""), ""]
     return "\n".join(lines)
+
+
+def shipped_model_lines(context: dict) -> list[str]:
+    """What the shipped model is, when it is not the model these scores are of: the same recipe refit
+    on every usable row, calibrated out of fold."""
+    refit = context.get("refit")
+    if not refit:
+        return []
+    split = context.get("split") or {}
+    review = refit.get("out_of_fold_review") or {}
+    precision = "n/a" if review.get("precision") is None else f"{review['precision']:.4f}"
+    lines = [
+        "",
+        f"These scores are of the model trained on the {split.get('train_rows', '?')} training rows and scored on the "
+        f"{split.get('test_rows', '?')} test rows it never saw. **The shipped model was refit on all {refit['rows']} usable rows** "
+        "(training, validation and test) with the same settings"
+        + (f" (epochs: {refit['epochs']}, the best epoch of the evaluated fit)" if refit.get("epochs") else "") + ".",
+        "",
+        f"- Its calibration and review threshold come from {refit['calibration']}: each row predicted by a model that "
+        "never trained on it or on a near-duplicate of it.",
+        f"- Out-of-fold expected calibration error {refit['out_of_fold_ece']:.4f}; review threshold {review.get('threshold', 0):.4f} "
+        f"keeps {review.get('coverage', 0):.1%} of rows at precision {precision} out of fold.",
+    ]
+    oof = refit.get("out_of_fold_scores")
+    if oof:
+        lines.append(f"- Cross-validated over all {oof['rows']} rows (each predicted out of fold, before the refit): accuracy "
+                     f"{oof['accuracy']:.4f}, weighted F1 {oof['weighted_f1']:.4f}, macro F1 {oof['macro_f1']:.4f}"
+                     + (f"; steadier than the {split['test_rows']} test rows alone" if split.get("test_rows", 0) < 500 else "") + ".")
+    if refit.get("rows_of_labels_unseen_by_their_fold"):
+        lines.append(f"- {refit['rows_of_labels_unseen_by_their_fold']} rows were left out of calibration: their fold's model never saw their label.")
+    return lines
 
 
 def per_level_lines(hierarchy: dict) -> list[str]:

@@ -1,7 +1,9 @@
-"""``train``: catalog file → leakage-free split → fitted, calibrated ``Categorizer`` → report.
+"""``train``: catalog file → leakage-free split → fitted, calibrated ``Categorizer`` → report →
+the shipped model, refit on every usable row.
 
-The test split is used once, at the end, for the report; early stopping, calibration and the review
-threshold only ever see the validation split.
+The test split is used once, for the report; early stopping, calibration and the review threshold of
+the evaluated model only ever see the validation split. The shipped model is the same recipe refit
+on every usable row, calibrated on out-of-fold predictions (``prodcat.refit``), unless ``refit=False``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from prodcat import artifacts
 from prodcat.categorizer import Categorizer
@@ -19,22 +23,30 @@ from prodcat.evaluation import evaluate
 from prodcat.models.registry import STREAMING_FAMILIES
 from prodcat.reporting import write_report
 
+RARE_ROWS = 2  # a label with at most this many rows is learned but not tested
+
 
 @dataclass
 class TrainResult:
+    """``categorizer`` is the shipped model; ``metrics`` are the evaluated model's scores on the test split
+    (the same model without ``refit``)."""
+
     categorizer: Categorizer
     split: Split
     metrics: dict
     skipped: dict = field(default_factory=dict)
     model_dir: Path | None = None
     report_dir: Path | None = None
+    evaluated: Categorizer | None = None
+    refit: dict | None = None
+    untested_labels: list[str] = field(default_factory=list)
 
 
 def clean_rows(catalog: Catalog, *, drop_rare_labels: bool = False) -> tuple[list[int], dict]:
     """Positions of usable labelled rows, and how many rows were left out for which reason.
 
-    A label with a single row cannot be both learned and tested: that is an error unless
-    ``drop_rare_labels``, which leaves such rows out (and says so).
+    A label with a single row can be learned but not tested; ``drop_rare_labels`` leaves such rows
+    out (and says so).
     """
     skipped: Counter = Counter()
     keep = []
@@ -46,21 +58,34 @@ def clean_rows(catalog: Catalog, *, drop_rare_labels: bool = False) -> tuple[lis
         else:
             keep.append(i)
     counts = Counter(catalog.labels[i] for i in keep)
+    if drop_rare_labels:
+        single = [label for label, n in counts.items() if n == 1]
+        keep = [i for i in keep if counts[catalog.labels[i]] > 1]
+        if single:
+            skipped["label with a single row"] += len(single)
+        counts = Counter(catalog.labels[i] for i in keep)
     if len(counts) < 2:
         only = next(iter(counts), "none")
         raise DataError(f"{catalog.source}: only one label ({only!r}) has rows; a categorizer needs at least 2 labels")
-    single = [label for label, n in counts.items() if n == 1]
-    if single:
-        if not drop_rare_labels:
-            row = catalog.row_numbers[next(i for i in keep if catalog.labels[i] == single[0])]
-            more = f" and {len(single) - 1} more labels" if len(single) > 1 else ""
-            raise DataError(
-                f"{catalog.source}: label {single[0]!r} (row {row}){more} has a single row, too few to learn and test; "
-                "add rows for it or pass --drop-rare-labels"
-            )
-        keep = [i for i in keep if counts[catalog.labels[i]] > 1]
-        skipped["label with a single row"] += len(single)
     return keep, dict(skipped)
+
+
+def split_rows(texts: list[str], labels: list[str], **split) -> tuple[Split, list[str]]:
+    """``split_catalog`` of the rows whose label has more than ``RARE_ROWS`` rows; the rows of the
+    other labels join the training part (learned, not tested). Returns the split and those labels."""
+    counts = Counter(labels)
+    untested = sorted(label for label, n in counts.items() if n <= RARE_ROWS)
+    if not untested:
+        return split_catalog(texts, labels, **split), []
+    tested = np.array([i for i, label in enumerate(labels) if counts[label] > RARE_ROWS], dtype=np.int64)
+    rare = np.array([i for i, label in enumerate(labels) if counts[label] <= RARE_ROWS], dtype=np.int64)
+    if len({labels[i] for i in tested}) < 2:
+        raise DataError(f"only {len(tested)} rows belong to labels with more than {RARE_ROWS} rows; "
+                        "give at least 3 rows for each of 2 or more labels so that something can be tested")
+    parts = split_catalog([texts[i] for i in tested], [labels[i] for i in tested], **split)
+    info = {**parts.info, "input_rows": len(texts), "rows_of_untested_labels": int(len(rare))}
+    train = np.sort(np.concatenate([tested[parts.train], rare]))
+    return Split(train, tested[parts.validation], tested[parts.test], parts.strategy, parts.seed, info), untested
 
 
 def train(
@@ -83,10 +108,14 @@ def train(
     class_weight: str | None = None,
     target_precision: float = 0.98,
     drop_rare_labels: bool = False,
+    refit: bool = True,
+    calibration_folds: int | None = None,
     log_dir: str | Path | None = "logs",
     verbose: int = 1,
 ) -> TrainResult:
-    """Train a categorizer on a labelled catalog and evaluate it on a held-out test split.
+    """Train a categorizer on a labelled catalog and evaluate it on a held-out test split; then (with
+    ``refit``) train the same recipe on every usable row, calibrated on ``calibration_folds`` grouped
+    folds (default: 5, or 3 for the slow families), and return that one.
 
     With ``out``, the model is saved there and the report written to ``report_dir`` (default
     ``out/report``).
@@ -103,13 +132,15 @@ def train(
     )
     if catalog.labels is None:
         raise DataError(f"{catalog.source}: has no label column; pass --label-col NAME")
+    if calibration_folds is not None and calibration_folds < 2:
+        raise DataError(f"--calibration-folds must be at least 2; got {calibration_folds}")
     keep, skipped = clean_rows(catalog, drop_rare_labels=drop_rare_labels)
     texts = [catalog.texts[i] for i in keep]
     labels = [catalog.labels[i] for i in keep]
-    parts = split_catalog(texts, labels, strategy=split, seed=seed, test_size=test_size, validation_size=validation_size)
+    parts, untested = split_rows(texts, labels, strategy=split, seed=seed, test_size=test_size, validation_size=validation_size)
     pick = lambda rows, values: [values[i] for i in rows]  # noqa: E731
-    categorizer = Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision, seed=seed)
-    categorizer.fit(
+    evaluated = Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision, seed=seed)
+    evaluated.fit(
         pick(parts.train, texts),
         pick(parts.train, labels),
         validation=(pick(parts.validation, texts), pick(parts.validation, labels)),
@@ -117,8 +148,14 @@ def train(
         verbose=verbose,
         label_paths=catalog.label_paths,
     )
-    metrics = evaluate(categorizer, pick(parts.test, texts), pick(parts.test, labels))
-    categorizer.metadata = {
+    metrics = evaluate(evaluated, pick(parts.test, texts), pick(parts.test, labels))
+    shipped, refit_info = evaluated, None
+    if refit:
+        from prodcat.refit import refit as refit_on
+
+        rows = np.sort(np.concatenate([parts.train, parts.validation, parts.test]))
+        shipped, refit_info = refit_on(evaluated, pick(rows, texts), pick(rows, labels), n_folds=calibration_folds, verbose=verbose)
+    shipped.metadata = {
         "name": Path(out).name if out else f"prodcat-{family}",
         "training": {
             "source": str(catalog.source),
@@ -128,17 +165,19 @@ def train(
             "rows_skipped": skipped,
             "fingerprint": artifacts.fingerprint(texts, labels),
             "split": parts.describe(),
+            "untested_labels": untested,
+            "refit": refit_info,
         },
         "metrics": {"test": _summary(metrics)},
     }
-    result = TrainResult(categorizer, parts, metrics, skipped)
+    evaluated.metadata = shipped.metadata
+    result = TrainResult(shipped, parts, metrics, skipped, evaluated=evaluated, refit=refit_info, untested_labels=untested)
     if out is not None:
-        result.model_dir = categorizer.save(out)
+        result.model_dir = shipped.save(out)
+        context = report_context(evaluated, f"{catalog.source} (test split)", parts.describe(), skipped)
+        context.update(refit=refit_info, untested_labels=untested)
         result.report_dir = write_report(
-            Path(report_dir) if report_dir else Path(out) / "report",
-            metrics,
-            context=report_context(categorizer, f"{catalog.source} (test split)", parts.describe(), skipped),
-            history=categorizer.history_,
+            Path(report_dir) if report_dir else Path(out) / "report", metrics, context=context, history=evaluated.history_,
         )
     return result
 

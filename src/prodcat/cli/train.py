@@ -27,7 +27,9 @@ def train_command(
     validation_size: Annotated[float, typer.Option("--validation-size", help="Share of rows for early stopping and calibration.")] = 0.1,
     class_weight: Annotated[Optional[str], typer.Option("--class-weight", help="'balanced' weighs rare categories up.")] = None,
     target_precision: Annotated[float, typer.Option("--target-precision", help="Precision the review threshold must reach on validation.")] = 0.98,
-    drop_rare_labels: Annotated[bool, typer.Option("--drop-rare-labels", help="Leave out labels with a single row instead of failing.")] = False,
+    drop_rare_labels: Annotated[bool, typer.Option("--drop-rare-labels", help="Leave out labels with a single row (by default they are learned, not tested).")] = False,
+    refit: Annotated[bool, typer.Option("--refit/--no-refit", help="Ship the model refit on every usable row after the evaluation (--no-refit: ship the evaluated model, trained on the training split).")] = True,
+    calibration_folds: Annotated[Optional[int], typer.Option("--calibration-folds", help="Refit: grouped folds whose out-of-fold predictions set the calibration and review threshold; each costs one more training. [default: 5; 3 for lstm and transformer]", show_default=False)] = None,
     log_dir: Annotated[Path, typer.Option("--log-dir", help="TensorBoard logs (LSTM).")] = Path("logs"),
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="LSTM: most epochs (early stopping may end sooner). [default: 10]", show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="LSTM: rows per step. [default: 64]", show_default=False)] = None,
@@ -62,13 +64,17 @@ def train_command(
     result = train(
         file, out=out, report_dir=report, family=family, params=params, **reading_options(text_col, label_col, fmt, header, encoding, path_sep),
         split=split, seed=seed, test_size=test_size, validation_size=validation_size, class_weight=class_weight,
-        target_precision=target_precision, drop_rare_labels=drop_rare_labels, log_dir=log_dir, verbose=0 if quiet else 1,
+        target_precision=target_precision, drop_rare_labels=drop_rare_labels, refit=refit, calibration_folds=calibration_folds,
+        log_dir=log_dir, verbose=0 if quiet else 1,
     )
     m = result.metrics
     typer.echo(f"model: {result.model_dir}")
     typer.echo(f"report: {result.report_dir}")
     if result.skipped:
         typer.echo("rows not used: " + ", ".join(f"{n} {reason}" for reason, n in result.skipped.items()))
+    if result.untested_labels:
+        named = ", ".join(result.untested_labels[:5]) + (", ..." if len(result.untested_labels) > 5 else "")
+        typer.echo(f"untested labels (at most 2 rows each, all in training): {len(result.untested_labels)} ({named})")
     leak = " (random split: LEAKS duplicates into the test rows)" if split == "random" else " (leakage-free split)"
     typer.echo(f"test{leak}: {m['rows']} rows, accuracy {m['accuracy']:.4f}, weighted F1 {m['weighted_f1']:.4f}, macro F1 {m['macro_f1']:.4f}")
     if "review" in m:
@@ -78,6 +84,14 @@ def train_command(
         r = level.get("review") or {}
         reach = f"; back-off keeps {r['coverage']:.1%} at precision {r['precision'] or 0:.4f}" if r else ""
         typer.echo(f"level {level['level']}: accuracy {level['accuracy']:.4f}, weighted F1 {level['weighted_f1']:.4f}{reach}")
+    if result.refit:
+        r = result.refit
+        review = r["out_of_fold_review"]
+        typer.echo(f"shipped model: refit on all {r['rows']} usable rows; calibrated on {r['calibration']}: "
+                   f"ECE {r['out_of_fold_ece']:.4f}, review threshold {review['threshold']:.3f} keeps {review['coverage']:.1%} "
+                   f"at precision {review['precision'] or 0:.4f}")
+    else:
+        typer.echo(f"shipped model: the evaluated one, trained on the {len(result.split.train)} training rows (--no-refit)")
 
 
 def _reference_dataset() -> Path:

@@ -1,8 +1,8 @@
 """An ensemble of model families: a weighted mean of their calibrated log-probabilities.
 
-Each member is calibrated on the validation split first (its own temperature), then the member
-weights are chosen on the same validation rows. Members are saved in sub-directories, each in its
-family's own plain files.
+Each member is calibrated on rows none of the members trained on (the validation split, or the
+out-of-fold predictions of a refit) first, with its own temperature; then the member weights are
+chosen on the same rows. Members are saved in sub-directories, each in its family's own plain files.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from prodcat import artifacts
 from prodcat.calibration import fit_temperature, log_softmax
+from prodcat.errors import ModelError
 from prodcat.models.base import FitData, ModelFamily
 
 _WEIGHT_STEPS = 11
@@ -65,20 +67,29 @@ class EnsembleModel(ModelFamily):
         self.params["member_params"] = {m.name: m.get_params() for m in members}
         self.history = next((m.history for m in members if m.history), None)
         if validation_texts:
-            member_logits = [m.logits(validation_texts) for m in members]
-            temperatures = [fit_temperature(logits, validation_y) for logits in member_logits]
-            weights = _best_weights([log_softmax(l / t, axis=1) for l, t in zip(member_logits, temperatures)], validation_y)
+            self.weigh([m.logits(validation_texts) for m in members], validation_y)
         else:
-            temperatures, weights = [1.0] * len(members), [1.0 / len(members)] * len(members)
+            self.params["temperatures"], self.params["weights"] = [1.0] * len(members), [1.0 / len(members)] * len(members)
+        return self
+
+    def weigh(self, member_logits: list[np.ndarray], y: np.ndarray) -> "EnsembleModel":
+        """Choose each member's temperature, then the member weights, on the members' logits of rows
+        (label ids ``y``) that none of them trained on."""
+        temperatures = [fit_temperature(logits, y) for logits in member_logits]
+        weights = _best_weights([log_softmax(l / t, axis=1) for l, t in zip(member_logits, temperatures)], y)
         self.params["temperatures"], self.params["weights"] = temperatures, weights
         return self
 
-    def logits(self, texts: list[str]) -> np.ndarray:
+    def mix(self, member_logits: list[np.ndarray | None]) -> np.ndarray:
+        """The ensemble's logits from its members' logits (``None`` for a member of weight 0)."""
         total = 0.0
-        for member, weight, temperature in zip(self.members_, self.params["weights"], self.params["temperatures"]):
+        for logits, weight, temperature in zip(member_logits, self.params["weights"], self.params["temperatures"]):
             if weight > 0:
-                total = total + weight * log_softmax(member.logits(texts) / temperature, axis=1)
+                total = total + weight * log_softmax(logits / temperature, axis=1)
         return np.asarray(total)
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        return self.mix([m.logits(texts) if w > 0 else None for m, w in zip(self.members_, self.params["weights"])])
 
     def save(self, directory: Path) -> None:
         for member in self.members_:
@@ -89,9 +100,19 @@ class EnsembleModel(ModelFamily):
     def load(cls, directory: Path, params: dict) -> "EnsembleModel":
         model = cls(**params)
         model.members_ = [
-            family.load(directory / name, model.params["member_params"].get(name, {})) for name, family in model._members()
+            family.load(artifacts.model_subdir(directory, name), model.params["member_params"].get(name, {}))
+            for name, family in model._members()
         ]
+        artifacts.check_family_numbers(directory, "temperatures", model.params["temperatures"], len(model.members_))
+        artifacts.check_family_numbers(directory, "weights", model.params["weights"], len(model.members_), positive=False)
+        outputs = {m.name: m.n_outputs for m in model.members_}
+        if len(set(outputs.values())) > 1:
+            raise ModelError(f"{directory}: the members score different numbers of labels ({outputs}); retrain or restore the model")
         return model
+
+    @property
+    def n_outputs(self) -> int:
+        return self.members_[0].n_outputs
 
 
 def _best_weights(member_log_probs: list[np.ndarray], y: np.ndarray) -> list[float]:

@@ -19,7 +19,7 @@ from sklearn.linear_model import SGDClassifier
 from prodcat.models.base import FitData, ModelFamily
 
 _ARRAYS = "streaming.npz"
-LEARNING_BATCH = 10_000  # rows per partial_fit call when fitting from memory
+LEARNING_BATCH = 10_000  # rows whose features are made at once (learning and scoring)
 
 
 class StreamingModel(ModelFamily):
@@ -78,8 +78,10 @@ class StreamingModel(ModelFamily):
 
     def learn(self, texts: list[str], y: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
         """One SGD pass over a chunk of normalized texts and their label ids (shuffled by the classifier)."""
-        if len(texts):
-            self._classifier.partial_fit(self.features(texts), y, classes=self._labels, sample_weight=sample_weight)
+        for start in range(0, len(texts), LEARNING_BATCH):  # bounded memory: the features of one batch at a time
+            part = slice(start, start + LEARNING_BATCH)
+            self._classifier.partial_fit(self.features(texts[part]), y[part], classes=self._labels,
+                                         sample_weight=None if sample_weight is None else sample_weight[part])
 
     def finish(self) -> "StreamingModel":
         """Keep the learned weights as float32 arrays, one row per label."""
@@ -99,14 +101,13 @@ class StreamingModel(ModelFamily):
         order = np.random.default_rng(data.seed).permutation(len(data.texts))
         weights = None
         if data.class_weight:
-            weights = np.array([data.class_weight[int(label)] for label in data.y], dtype=np.float64)
-        for start in range(0, len(order), LEARNING_BATCH):
-            rows = order[start : start + LEARNING_BATCH]
-            self.learn([data.texts[i] for i in rows], data.y[rows], None if weights is None else weights[rows])
+            weights = np.array([data.class_weight[int(label)] for label in data.y[order]], dtype=np.float64)
+        self.learn([data.texts[i] for i in order], data.y[order], weights)
         return self.finish()
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.features(texts) @ self.coef_.T) + self.intercept_
+        batches = [self.features(texts[i : i + LEARNING_BATCH]) @ self.coef_.T for i in range(0, len(texts), LEARNING_BATCH)]
+        return (np.vstack(batches) if batches else np.zeros((0, len(self.intercept_)), np.float32)) + self.intercept_
 
     @property
     def n_outputs(self) -> int:
