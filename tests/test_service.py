@@ -183,6 +183,16 @@ def test_malformed_input_is_a_422_with_a_readable_detail(client, body):
     assert isinstance(detail, str) and detail
 
 
+@pytest.mark.parametrize("field", ["id", "text", "title", "description"])
+def test_a_lone_surrogate_in_an_item_string_is_a_422_naming_the_field(client, field):
+    item = {"text": "usb cable", field: "usb \ud800 cable"}
+    body = json.dumps({"items": [item]})  # ensure_ascii: the lone surrogate travels as its escape, \ud800
+    response = client.post("/v1/categorize", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith(f"items[0].{field}:") and "lone surrogate" in detail and "\\ud800" in detail
+
+
 def test_invalid_json_says_so(client):
     response = client.post("/v1/categorize", content=b'{"items": [', headers={"content-type": "application/json"})
     assert response.status_code == 422

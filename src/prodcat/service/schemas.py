@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TEXT_JOINER = " \n "  # how prodcat.data.reading joins a title and a description column
 
@@ -18,6 +18,21 @@ class Item(BaseModel):
     title: str | None = None
     description: str | None = None
     text: str | None = Field(None, description="The full text; when given, title and description are not used.")
+
+    @field_validator("id", "title", "description", "text")
+    @classmethod
+    def _valid_unicode(cls, value: Id | None) -> Id | None:
+        """Refuses lone surrogates (JSON escapes such as ``\\ud800``): they are no characters, and an id
+        that holds one could not be echoed back as UTF-8."""
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"character {exc.start} is a lone surrogate ({value[exc.start]!a}), which is not valid Unicode; "
+                    f"send UTF-8 text, with surrogate escapes only in pairs"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _has_some_text(self) -> "Item":
