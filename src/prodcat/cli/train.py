@@ -14,7 +14,7 @@ def train_command(
     file: Annotated[Optional[Path], typer.Argument(help="Labelled catalog (default: the downloaded reference dataset).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory to write (default: models/<file>-<family>).")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Report directory (default: <out>/report).")] = None,
-    family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear, bag, neighbors, transformer, ensemble or hierarchical.")] = "lstm",
+    family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear, bag, neighbors, transformer, ensemble, hierarchical, or streaming (the only one that streams: it reads the file in chunks, in bounded memory, for catalogs larger than memory).")] = "lstm",
     text_col: TextCol = None,
     label_col: LabelCol = None,
     fmt: Format = None,
@@ -45,6 +45,7 @@ def train_command(
     quiet: Quiet = False,
 ) -> None:
     """Train a categorizer on a labelled catalog; save it with a report on its leakage-free test split."""
+    from prodcat.models.registry import STREAMING_FAMILIES
     from prodcat.training import train
 
     lstm_flags = {
@@ -91,7 +92,9 @@ def train_command(
                    f"ECE {r['out_of_fold_ece']:.4f}, review threshold {review['threshold']:.3f} keeps {review['coverage']:.1%} "
                    f"at precision {review['precision'] or 0:.4f}")
     else:
-        typer.echo(f"shipped model: the evaluated one, trained on the {len(result.split.train)} training rows (--no-refit)")
+        streamed = family in STREAMING_FAMILIES  # learned in one pass over the file: never refit
+        typer.echo(f"shipped model: the evaluated one, trained on the {result.split.describe()['train_rows']} training rows"
+                   + ("" if streamed else " (--no-refit)"))
 
 
 def _reference_dataset() -> Path:
