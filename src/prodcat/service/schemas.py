@@ -54,7 +54,7 @@ class CategorizeRequest(BaseModel):
 
     items: list[Item]
     top_k: int = Field(3, ge=1, le=100, description="How many best categories to list per item.")
-    explain: bool = Field(False, description="Also say which words and n-grams pushed each item to its category and not the runner-up.")
+    explain: bool = Field(False, strict=True, description="Also say which words and n-grams pushed each item to its category and not the runner-up.")
 
 
 class CategoryScore(BaseModel):
