@@ -70,7 +70,8 @@ def predict_dask(ddf, model_path: str | Path, *, text_cols: Sequence[str | int] 
 
 
 def read_dataset(pattern: str | Path, *, fmt: str | None = None, header: bool | None = None, encoding: str = "utf-8"):
-    """A Dask DataFrame of every file ``pattern`` (a glob, a file or a folder) names; all columns as read.
+    """A Dask DataFrame of every file ``pattern`` (a glob, a file or a folder; or a URL such as
+    ``s3://bucket/catalog/*.parquet``) names; all columns as read.
 
     CSV and JSON Lines files are one partition each (a quoted CSV field may span lines); Parquet
     files are split as Dask chooses. CSV files have a header row unless ``header=False``.
@@ -88,6 +89,8 @@ def read_dataset(pattern: str | Path, *, fmt: str | None = None, header: bool | 
 
 
 def _input_files(pattern: str) -> list[str]:
+    if "://" in pattern:  # s3://, gs://, ...: listed and read by Dask through fsspec (install its filesystem package)
+        return [pattern]
     path = Path(pattern)
     if path.is_dir():
         files = sorted(str(p) for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
