@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pyarrow as pa
@@ -293,3 +294,35 @@ def test_predict_file_with_category_paths_adds_depth_and_path(tmp_path):
         assert [r["path"] for r in rows] == [p.path[-1] if p.path else None for p in expected]
         assert [r["category"] or None for r in rows] == [p.category for p in expected]
     assert {p.depth for p in expected[:40]} & {0, 1, 2} and [p.depth for p in expected[40:]] == [None, None]
+
+
+def test_predict_file_counts_the_rows_read_and_written(linear, tmp_path):
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_catalog(catalog_frame(), source, "csv")
+    summary = predict_file(linear, source, target, chunk_rows=7, notify=lambda line: None)
+    assert summary["rows_in"] == summary["rows"] == len(catalog_frame()) and summary["header"] is True
+    said = []
+    summary = predict_file(linear, SAMPLE, tmp_path / "sample.jsonl", notify=said.append)
+    assert summary["rows_in"] == summary["rows"] == 150 and summary["header"] is False
+    assert said and said[0].startswith("treating row 1 as data, not a header: ")
+
+
+def test_predict_file_refuses_a_directory_or_a_path_under_a_file(linear, tmp_path):
+    source = tmp_path / "in.csv"
+    write_catalog(catalog_frame(), source, "csv")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(DataError, match="is a directory; give a file name for --output"):
+        predict_file(linear, source, tmp_path / "folder")
+    with pytest.raises(DataError, match="is a file, not a directory"):
+        predict_file(linear, source, source / "deeper" / "out.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "in.csv"]
+
+
+def test_predict_file_leaves_the_partial_file_of_a_live_run_alone(linear, tmp_path):
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_catalog(catalog_frame(), source, "csv")
+    live = tmp_path / f".out.csv.{os.getppid()}.x1y2z3.part"  # the process that started the tests is running
+    live.write_text("being written", encoding="utf-8")
+    said = []
+    predict_file(linear, source, target, notify=said.append)
+    assert live.read_text(encoding="utf-8") == "being written" and not [line for line in said if "partial" in line]

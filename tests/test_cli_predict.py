@@ -192,6 +192,7 @@ def test_output_paths_that_cannot_be_files_are_one_line_exit_2(capsys, linear_mo
     for output, message in [
         (tmp_path / "folder", "is a directory; give a file name for --output"),
         (source / "out.csv", f"{source} is a file, not a directory"),
+        ("/dev/full", "/dev/full: cannot write (No space left on device); not every row was written"),
         (tmp_path / "plain" / "sub" / "out.csv", None),
     ]:
         if message is None:  # the directory is read-only (as root, permissions do not stop writes: fake it)
@@ -202,7 +203,7 @@ def test_output_paths_that_cannot_be_files_are_one_line_exit_2(capsys, linear_mo
 
             monkeypatch.setattr(tempfile, "mkstemp", read_only)
             message = "cannot write in"
-        code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", output, "-q")
+        code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", output, "--header", "-q")
         assert code == 2 and out == "", err
         assert err.startswith("error: ") and err.count("\n") == 1 and message in err and "unexpected" not in err
 

@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import re
-import stat
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ import pandas as pd
 from prodcat.categorizer import Categorizer, Prediction
 from prodcat.data import reading
 from prodcat.data.reading import FORMATS, detect_format, iter_catalog_chunks
-from prodcat.errors import DataError
+from prodcat.errors import DataError, ProdcatError
 
 DEFAULT_CHUNK_ROWS = 20_000
 DEFAULT_BATCH_SIZE = 1024
@@ -137,8 +136,8 @@ def predict_file(
     """Categorize every row of the catalog ``input`` into ``output``, streaming ``chunk_rows`` at a time.
 
     ``output`` keeps ``input``'s columns (only those named in ``keep``, if given) and adds the
-    prediction columns. A regular file appears only when complete; ``"-"`` writes to stdout (CSV
-    unless ``output_fmt``). ``progress(n)`` is called after each chunk with the rows just written;
+    prediction columns. A regular file appears only when complete; ``"-"`` writes to stdout, and a
+    device or a pipe is written directly (CSV unless ``output_fmt`` or the name's extension says otherwise). ``progress(n)`` is called after each chunk with the rows just written;
     ``notify(line)`` gets what the user should know (header detection, stale partial files; default:
     stderr). Returns a summary: rows read (``rows_in``) and written (``rows``), whether row 1 was a
     header, rows with a reason, seconds.
@@ -147,7 +146,8 @@ def predict_file(
     output = Path(output)
     if not to_stdout and output.is_dir():
         raise DataError(f"{output}: is a directory; give a file name for --output, e.g. {output / 'predictions.csv'}")
-    output_fmt = "csv" if to_stdout and output_fmt is None else _output_format(output, output_fmt)
+    streamed = to_stdout or (output.exists() and not output.is_file())  # stdout, a device, a pipe
+    output_fmt = "csv" if streamed and output_fmt is None and not output.suffix else _output_format(output, output_fmt)
     if chunk_rows < 1:
         raise DataError(f"--chunk-rows must be at least 1; got {chunk_rows}")
     if not to_stdout and output.exists() and input.exists() and output.resolve() == input.resolve():
@@ -207,15 +207,16 @@ def _aligned(chunk: reading.Catalog, keep: Sequence[str | int] | None, columns: 
 def _output_target(output: Path, to_stdout: bool, notify: Callable[[str], None] | None) -> Iterator[Path | int]:
     """Where to write: stdout's descriptor, a device or pipe as it is, else a temporary sibling of the
     file (of a symlink's target, so the link stays) that replaces it when complete."""
-    if to_stdout:
+    if to_stdout or (output.exists() and not output.is_file()):  # /dev/stdout, a pipe: no rename
         sys.stdout.flush()
-        yield sys.stdout.fileno()
+        try:
+            yield sys.stdout.fileno() if to_stdout else output
+        except OSError as exc:  # the reader went away (| head), a full device
+            if isinstance(exc, ProdcatError):
+                raise
+            raise DataError(f"{output}: cannot write ({exc.strerror or exc}); not every row was written") from None
         return
-    real = Path(os.path.realpath(output))
-    if real.exists() and not stat.S_ISREG(real.stat().st_mode):  # /dev/stdout, a named pipe: no rename
-        yield real
-        return
-    with _atomic_file(real, notify) as part:
+    with _atomic_file(Path(os.path.realpath(output)), notify) as part:
         yield part
 
 
@@ -234,8 +235,10 @@ def _atomic_file(path: Path, notify: Callable[[str], None] | None = None) -> Ite
         yield part
         part.chmod(0o666 & ~_umask())  # mkstemp makes it private; give it the usual permissions
         os.replace(part, path)
-    except BaseException:
+    except BaseException as exc:
         part.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, ProdcatError):  # a full disk, a lost mount
+            raise DataError(f"{path}: cannot write ({exc.strerror or exc}); nothing was written, free space or choose another --output") from None
         raise
 
 

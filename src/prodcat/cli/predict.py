@@ -114,6 +114,7 @@ def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, 
     import signal
 
     to_stdout = str(output) == "-"
+    streamed = to_stdout or (output.exists() and not output.is_file())  # the summary must not go into the data
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with _input_file(input, fmt) as (source, fmt):
@@ -131,7 +132,7 @@ def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, 
     typer.echo(
         f"read {summary['rows_in']:,} rows{header_row} from {source}; wrote {summary['rows']:,} rows to "
         f"{'stdout' if to_stdout else summary['output']}{no_text} in {summary['seconds']:.1f} s ({rate:,.0f} rows/s)",
-        err=to_stdout,
+        err=streamed,
     )
 
 
