@@ -5,7 +5,6 @@ from __future__ import annotations
 from math import exp
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 
 # Softmax and log-softmax in plain NumPy: SciPy's versions cost about 10 microseconds more per call
@@ -42,6 +41,8 @@ def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """The temperature that minimizes the negative log-likelihood of ``y`` (Guo et al., 2017)."""
+    from scipy.optimize import minimize_scalar  # lazily: predicting needs no SciPy
+
     logits = np.asarray(logits, dtype=np.float64)
     rows = np.arange(len(y))
 

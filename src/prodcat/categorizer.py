@@ -12,8 +12,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.class_weight import compute_class_weight
 
 from prodcat import artifacts, calibration
 from prodcat.data.reading import PATH_SEPARATOR
@@ -109,6 +107,8 @@ class Categorizer:
         )
         if validation is not None:
             data.validation_texts, data.validation_y = self._validation_rows(validation)
+        from sklearn.utils._param_validation import InvalidParameterError  # lazily: predicting needs no scikit-learn
+
         try:
             self.model_ = family_class(self.family)(**self.params).fit(data)
         except InvalidParameterError as exc:
@@ -185,6 +185,8 @@ class Categorizer:
     def _class_weights(self, y: np.ndarray) -> dict[int, float] | None:
         if self.class_weight is None:
             return None
+        from sklearn.utils.class_weight import compute_class_weight
+
         classes = np.arange(len(self.labels_))
         weights = compute_class_weight("balanced", classes=classes, y=y)
         return {int(c): float(w) for c, w in zip(classes, weights)}

@@ -31,10 +31,22 @@ def write_report(report_dir: str | Path, metrics: dict, *, context: dict, histor
 
 
 def _write_text(path: Path, text: str) -> None:
+    """Write ``path`` atomically, with the mode a plain ``open`` would give it (0666 less the umask)."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o666 & ~_umask())  # mkstemp makes the file private
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def markdown(metrics: dict, context: dict) -> str:

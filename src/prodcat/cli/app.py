@@ -52,9 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     except ProdcatError as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {' '.join(str(exc).splitlines())}", err=True)
         sys.exit(USER_ERROR)
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        if isinstance(exc.__cause__, EOFError):  # click turns any EOFError into Abort, as if Ctrl-D
+            _unexpected(exc.__cause__, debug)
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except typer.Exit as exc:
@@ -68,8 +70,15 @@ def main(argv: list[str] | None = None) -> None:
             typer.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(USER_ERROR)
     except Exception as exc:
-        if debug:
-            raise
-        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
-        sys.exit(1)
+        _unexpected(exc, debug)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _unexpected(exc: BaseException, debug: bool) -> None:
+    """A bug, not a user's error: one line and exit 1 (the traceback with --debug)."""
+    if debug:
+        raise exc
+    from prodcat.artifacts import one_line
+
+    typer.echo(f"error: unexpected {type(exc).__name__}: {one_line(exc, 500)} (rerun with --debug for the traceback)", err=True)
+    sys.exit(1)

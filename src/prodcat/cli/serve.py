@@ -25,11 +25,11 @@ def serve_command(
 
     import uvicorn
 
-    from prodcat import artifacts
+    from prodcat.categorizer import Categorizer
     from prodcat.service.settings import Settings
 
     model = resolve_model(model)
-    artifacts.read_manifest(model)  # a wrong --model fails here with one line, before uvicorn starts
+    Categorizer.load(model)  # a wrong or damaged --model fails here with one line, before uvicorn starts
     settings = Settings(model=model.resolve(), max_items=max_items, max_text_chars=max_text_chars, max_body_bytes=max_body_bytes)
     typer.echo(f"serving {model} on http://{host}:{port}/ (API docs at /docs)", err=True)
     if workers == 1:

@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from prodcat.errors import DataError
+
+if TYPE_CHECKING:  # pandas is imported where a catalog is read: predicting needs none
+    import pandas as pd
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 PATH_SEPARATOR = " > "
@@ -115,6 +117,8 @@ def read_catalog(
         raise DataError(f"{path}: the file has no data rows; give a catalog with at least one product per row")
     if len(chunks) == 1:
         return chunks[0]
+    import pandas as pd
+
     first = chunks[0]
     return Catalog(
         texts=[t for c in chunks for t in c.texts],
@@ -245,6 +249,8 @@ def _to_stderr(message: str) -> None:
 
 
 def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
     try:
         if fmt in ("csv", "tsv"):
             reader = pd.read_csv(
@@ -366,6 +372,8 @@ def _clip(name: str, limit: int = 30) -> str:
 def _to_catalog(
     path: Path, frame: pd.DataFrame, text_names: list, label_names: list, row_offset: int, path_sep: str | None
 ) -> Catalog:
+    import pandas as pd
+
     parts = [frame[name].map(_cell) if name in frame.columns else pd.Series([""] * len(frame), index=frame.index) for name in text_names]
     texts = parts[0]
     for part in parts[1:]:

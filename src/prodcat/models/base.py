@@ -48,6 +48,11 @@ class ModelFamily(ABC):
     def load(cls, directory: Path, params: dict) -> "ModelFamily":
         """Rebuild from ``save``'s files and the settings stored in the manifest."""
 
+    @property
+    @abstractmethod
+    def n_outputs(self) -> int:
+        """How many labels the learned arrays score: the width of ``logits``."""
+
     def get_params(self) -> dict:
         """The settings given to ``__init__``, JSON-serializable."""
         return dict(self.params)

@@ -8,12 +8,15 @@ calibrated log-probabilities, so a rare leaf borrows strength from its parent: t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
+from prodcat import artifacts
 from prodcat.calibration import fit_temperature, log_softmax
+from prodcat.errors import ModelError
 from prodcat.models.base import FitData, ModelFamily
 
 _TREE = "tree.npz"
@@ -102,11 +105,30 @@ class HierarchicalModel(ModelFamily):
     @classmethod
     def load(cls, directory: Path, params: dict) -> "HierarchicalModel":
         model = cls(**params)
-        with np.load(directory / _TREE, allow_pickle=False) as arrays:
+        with artifacts.open_model_file(directory, _TREE) as file, np.load(file, allow_pickle=False) as arrays:
             model.membership_ = [arrays[f"level_{d}"] for d in range(len(arrays.files))]
         base = model._base()
         model.levels_ = [
-            base.load(directory / f"level_{d}", model.params["base_params"]) if (directory / f"level_{d}").is_dir() else None
+            base.load(artifacts.model_subdir(directory, f"level_{d}"), model.params["base_params"])
+            if os.path.lexists(directory / f"level_{d}") else None
             for d in range(len(model.membership_))
         ]
+        artifacts.check_family_numbers(directory, "temperatures", model.params["temperatures"], len(model.levels_))
+        model._check_levels(directory)
         return model
+
+    def _check_levels(self, directory: Path) -> None:
+        """Refuse levels whose label counts do not match the tree's arrays."""
+        leaves = len(self.membership_[0]) if self.membership_ else 0
+        for d, (level, members) in enumerate(zip(self.levels_, self.membership_)):
+            if members.shape != (leaves,) or members.dtype.kind not in "iu":
+                raise ModelError(f"{directory / _TREE}: level_{d} does not map the {leaves} labels; retrain or restore the model")
+            nodes = int(members.max()) + 1 if leaves else 0
+            if level is None and nodes > 1:
+                raise ModelError(f"{directory / f'level_{d}'}: is missing; retrain or restore the model")
+            if level is not None and level.n_outputs != nodes:
+                raise ModelError(f"{directory / f'level_{d}'}: scores {level.n_outputs} categories, the tree has {nodes} at that level; retrain or restore the model")
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.membership_[0])

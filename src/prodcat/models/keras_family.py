@@ -8,11 +8,13 @@ A family only says how to build its network (``_build``). The network takes raw 
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from prodcat.errors import DependencyError
+from prodcat import artifacts
+from prodcat.errors import DependencyError, ModelError
 from prodcat.models.base import FitData, ModelFamily
 
 MODEL_FILE = "model.keras"
@@ -93,11 +95,18 @@ class KerasFamily(ModelFamily):
         inference = keras.Model(self.model_.inputs, self.model_.outputs, name=self.model_.name)
         inference.save(directory / MODEL_FILE)
 
+    @property
+    def n_outputs(self) -> int:
+        return int(self.model_.outputs[0].shape[-1])
+
     @classmethod
     def load(cls, directory: Path, params: dict) -> "KerasFamily":
+        path = artifacts.model_file(directory, MODEL_FILE)
+        if not zipfile.is_zipfile(path):  # Keras would call it "not found"
+            raise ModelError(f"{directory / MODEL_FILE}: is damaged (not a .keras zip file); retrain or restore the model")
         keras = import_keras()
         model = cls(**params)
-        model.model_ = keras.models.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
+        model.model_ = keras.models.load_model(path, safe_mode=True, compile=False)
         return model
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from prodcat.models.base import FitData
 from prodcat.models.tfidf import FEW_TEXTS, TermWeighting, TfidfFamily
+
+if TYPE_CHECKING:  # SciPy is imported where features are made for many texts: a few need none
+    import scipy.sparse as sp
 
 _ARRAYS = "linear.npz"
 # liblinear keeps (features + 1) x labels weights as doubles and crashes past 2**31 of them: one problem
@@ -65,6 +68,8 @@ class LinearModel(TfidfFamily):
         self.encoder_ = None
 
     def fit(self, data: FitData) -> "LinearModel":
+        import scipy.sparse as sp
+
         self._scorers, self.encoder_ = None, None
         if self.params["encoder"]:  # first, so that a missing encoder stops training at once
             from prodcat.models.sentence_encoder import SentenceEncoder, encoder_directory
@@ -80,6 +85,8 @@ class LinearModel(TfidfFamily):
 
     def logits(self, texts: list[str]) -> np.ndarray:
         if len(texts) >= FEW_TEXTS:
+            import scipy.sparse as sp
+
             features = self._features(texts)
             if self.encoder_ is not None:
                 features = sp.hstack([features, self.encoder_.encode(texts)], format="csr")

@@ -13,7 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from prodcat.errors import DataError
+from prodcat import artifacts
+from prodcat.errors import DataError, ModelError
 from prodcat.models.base import FitData
 from prodcat.models.tfidf import FEW_TEXTS, TfidfFamily
 
@@ -85,10 +86,19 @@ class NeighborsModel(TfidfFamily):
         np.savez_compressed(directory / _ARRAYS, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape),
                             train_y=self.train_y_, label_weights=self.label_weights_, **idfs)
 
+    @property
+    def n_outputs(self) -> int:
+        return int(self.label_weights_.shape[0])
+
     @classmethod
     def load(cls, directory: Path, params: dict) -> "NeighborsModel":
-        with np.load(directory / _ARRAYS, allow_pickle=False) as arrays:
+        with artifacts.open_model_file(directory, _ARRAYS) as file, np.load(file, allow_pickle=False) as arrays:
             model = cls._with_features(directory, params, arrays)
             model.texts_by_term_ = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"]))
             model.train_y_, model.label_weights_ = arrays["train_y"], arrays["label_weights"]
+        terms, texts = model.texts_by_term_.shape
+        y = model.train_y_
+        if (model.label_weights_.ndim != 1 or terms != model._feature_blocks()[-1][1] or y.shape != (texts,)
+                or (len(y) and not 0 <= y.min() <= y.max() < model.n_outputs)):
+            raise ModelError(f"{directory / _ARRAYS}: its arrays do not fit together (texts, terms, labels); retrain or restore the model")
         return model

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import SGDClassifier
 
+from prodcat import artifacts
 from prodcat.models.base import FitData, ModelFamily
 
 _ARRAYS = "streaming.npz"
@@ -119,7 +120,7 @@ class StreamingModel(ModelFamily):
     @classmethod
     def load(cls, directory: Path, params: dict) -> "StreamingModel":
         model = cls(**params)
-        with np.load(directory / _ARRAYS, allow_pickle=False) as arrays:
+        with artifacts.open_model_file(directory, _ARRAYS) as file, np.load(file, allow_pickle=False) as arrays:
             model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
         width = sum(v.n_features for v in model._vectorizers)
         if model.coef_.ndim != 2 or model.coef_.shape[1] != width:

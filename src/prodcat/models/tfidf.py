@@ -6,13 +6,18 @@ Saved as JSON vocabularies and plain idf arrays, never as a pickled scikit-learn
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from prodcat.models.base import ModelFamily
+
+if TYPE_CHECKING:  # scikit-learn and SciPy are imported where features are made for many texts
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 _VOCABULARY = "vocabulary.json"
 FEW_TEXTS = 32  # calls with fewer texts are weighted term by term (see ``TermWeighting``)
@@ -30,11 +35,32 @@ class TfidfFamily(ModelFamily):
     lines; the model records whether it used them.
     """
 
+    _built = None  # the vectorizers, once fitted or built from a loaded model's ``_saved`` state
+    _saved = None  # a loaded model's (vocabularies, idf arrays) until its vectorizers are built
+
     def __init__(self, **features):
         """``features`` are the settings above. Each subclass names them, with their defaults, in its
         own signature: ``Categorizer`` checks a family's settings against that signature."""
         self.params = {**features, "word_ngrams": list(features["word_ngrams"]), "char_ngrams": list(features["char_ngrams"])}
         self._weightings = None  # the few-texts weighting, made on the first small call
+
+    @property
+    def vectorizers_(self) -> list[TfidfVectorizer]:
+        """The fitted scikit-learn vectorizers. A loaded model builds them on first use (a call of
+        ``FEW_TEXTS`` texts or more), so that a few texts are weighed without importing scikit-learn."""
+        if self._built is None and self._saved is not None:
+            vocabularies, idfs = self._saved
+            vectorizers = self._vectorizers(vocabularies)
+            for vectorizer, idf in zip(vectorizers, idfs):
+                vectorizer.idf_ = idf
+            self._built, self._saved = vectorizers, None
+        if self._built is None:
+            raise AttributeError("vectorizers_: the model is not fitted")
+        return self._built
+
+    @vectorizers_.setter
+    def vectorizers_(self, vectorizers: list[TfidfVectorizer]) -> None:
+        self._built, self._saved = vectorizers, None
 
     def _analyzers(self) -> list[tuple[str, tuple[int, int]]]:
         p = self.params
@@ -46,6 +72,8 @@ class TfidfFamily(ModelFamily):
     def _vectorizers(self, vocabularies: list[list[str]] | None = None) -> list[TfidfVectorizer]:
         """One vectorizer per analyzer over the whole text, then (with title features) one per analyzer
         over the title line."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         p = self.params
         analyzers = self._analyzers() * (2 if p["title_features"] else 1)
         vectorizers = []
@@ -83,6 +111,8 @@ class TfidfFamily(ModelFamily):
         self._weightings = None
         if self.params["title_features"] and not any("\n" in t for t in texts):
             self.params["title_features"] = False
+        import scipy.sparse as sp
+
         vectorizers, inputs = self._vectorizers(), self._inputs(texts)
         blocks = [vectorizers[i].fit_transform(inputs[i]) for i in range(len(self._analyzers()))]
         try:
@@ -109,11 +139,15 @@ class TfidfFamily(ModelFamily):
         return self._features(texts)  # each row's weights normalized again over the terms kept
 
     def _features(self, texts: list[str]) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         inputs = self._inputs(texts)
         return sp.hstack([v.transform(x) for v, x in zip(self.vectorizers_, inputs)], format="csr")
 
     def _few_features(self, texts: list[str]) -> sp.csr_matrix:
         """``_features(texts)`` computed term by term: the same numbers, for a call of a few texts."""
+        import scipy.sparse as sp
+
         blocks = self._feature_blocks()
         weighed = [[weigh(text) for text in inputs] for weigh, inputs in zip(self._term_weightings(), self._inputs(texts))]
         indices, data, indptr = [np.zeros(0, dtype=np.intp)], [np.zeros(0, dtype=np.float32)], [0]
@@ -130,12 +164,20 @@ class TfidfFamily(ModelFamily):
     def _term_weightings(self) -> list["TermWeighting"]:
         """One ``TermWeighting`` per vectorizer, made on the first call of a few texts."""
         if self._weightings is None:
-            self._weightings = [TermWeighting(v) for v in self.vectorizers_]
+            analyzers = self._analyzers() * (2 if self.params["title_features"] else 1)
+            if self._saved is not None:  # a loaded model, vectorizers not built yet
+                vocabularies = [{term: i for i, term in enumerate(terms)} for terms in self._saved[0]]
+                idfs = self._saved[1]
+            else:
+                vocabularies, idfs = [vocabulary_of(v) for v in self.vectorizers_], [v.idf_ for v in self.vectorizers_]
+            self._weightings = [TermWeighting(term_analyzer(*analyzer), vocabulary, idf)
+                                for analyzer, vocabulary, idf in zip(analyzers, vocabularies, idfs)]
         return self._weightings
 
     def _feature_blocks(self) -> list[tuple[int, int]]:
         """Each vectorizer's columns in the features, as (start, stop)."""
-        blocks = np.cumsum([0] + [len(vocabulary_of(v)) for v in self.vectorizers_])
+        sizes = [len(terms) for terms in self._saved[0]] if self._saved is not None else [len(vocabulary_of(v)) for v in self.vectorizers_]
+        blocks = np.cumsum([0] + sizes)
         return list(zip(blocks[:-1].tolist(), blocks[1:].tolist()))
 
     def _save_features(self, directory: Path) -> dict[str, np.ndarray]:
@@ -152,9 +194,8 @@ class TfidfFamily(ModelFamily):
         # The saved vocabularies say whether this model learned title features (settings shared by
         # several models, such as a hierarchical model's levels, may not).
         model.params["title_features"] = len(vocabularies) > len(model._analyzers())
-        model.vectorizers_ = model._vectorizers(vocabularies)
-        for i, vectorizer in enumerate(model.vectorizers_):
-            vectorizer.idf_ = arrays[f"idf_{i}"]
+        idfs = [arrays[f"idf_{i}"] for i in range(len(vocabularies))]
+        model._saved = (vocabularies, idfs)  # the vectorizers are built on first use
         return model
 
 
@@ -162,16 +203,16 @@ class TermWeighting:
     """One vectorizer's TF-IDF weights of one text, without scikit-learn's call.
 
     ``TfidfVectorizer.transform`` checks its input and builds sparse matrices on every call: for one
-    product that costs several times the work itself. This weighs the same terms (the vectorizer's own
-    analyzer) the same way: sublinear term frequency, idf, l2 norm.
+    product that costs several times the work itself. This weighs the same terms (``term_analyzer``,
+    the vectorizer's own n-grams) the same way: sublinear term frequency, idf, l2 norm.
     """
 
     _NONE = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32))
 
-    def __init__(self, vectorizer: TfidfVectorizer):
-        self.analyze = vectorizer.build_analyzer()
-        self.term_id = vocabulary_of(vectorizer).get
-        self.idf = np.asarray(vectorizer.idf_, dtype=np.float32)
+    def __init__(self, analyze: Callable[[str], list[str]], vocabulary: dict[str, int], idf: np.ndarray):
+        self.analyze = analyze
+        self.term_id = vocabulary.get
+        self.idf = np.asarray(idf, dtype=np.float32)
 
     def __call__(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's term ids (sorted) and their weights; both empty for a text without known terms."""
@@ -182,6 +223,40 @@ class TermWeighting:
         weights = (np.log(counts, dtype=np.float32) + 1) * self.idf[terms]
         weights /= np.sqrt(weights @ weights)
         return terms, weights
+
+
+_WHITE_SPACES = re.compile(r"\s\s+")
+_WORD = re.compile(r"(?u)\b\w+\b")
+
+
+def term_analyzer(analyzer: str, ngrams: tuple[int, int]) -> Callable[[str], list[str]]:
+    r"""The n-grams scikit-learn's ``TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams,
+    lowercase=False, token_pattern=r"(?u)\b\w+\b")`` makes of a text, without importing it (a test
+    compares the two): ``"word"``, ``"char_wb"`` or ``"char"``."""
+    low, high = ngrams
+
+    def words(text: str) -> list[str]:
+        tokens = _WORD.findall(text)
+        grams = list(tokens) if low == 1 else []
+        for n in range(max(low, 2), min(high, len(tokens)) + 1):
+            grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        return grams
+
+    def chars_within_words(text: str) -> list[str]:
+        grams = []
+        for word in _WHITE_SPACES.sub(" ", text).split():
+            word = f" {word} "
+            for n in range(low, high + 1):
+                grams += [word[i : i + n] for i in range(max(1, len(word) - n + 1))]
+                if len(word) <= n:  # a short word counts once
+                    break
+        return grams
+
+    def chars(text: str) -> list[str]:
+        text = _WHITE_SPACES.sub(" ", text)
+        return [text[i : i + n] for n in range(low, min(high, len(text)) + 1) for i in range(len(text) - n + 1)]
+
+    return {"word": words, "char_wb": chars_within_words, "char": chars}[analyzer]
 
 
 def vocabulary_of(vectorizer: TfidfVectorizer) -> dict[str, int]:

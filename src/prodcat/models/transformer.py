@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from prodcat import artifacts
+from prodcat.errors import ModelError
 from prodcat.models.base import FitData, ModelFamily
 from prodcat.models.keras_family import import_keras
 from prodcat.models.sentence_encoder import (
@@ -157,21 +159,33 @@ class TransformerModel(ModelFamily):
         write_weights(directory, {name: tensor.numpy() for name, tensor in self.weights_.items()})
         save_file({"kernel": self.head_[0].numpy(), "bias": self.head_[1].numpy()}, str(directory / _HEAD))
 
+    @property
+    def n_outputs(self) -> int:
+        return int(self.head_[1].shape[0])
+
     @classmethod
     def load(cls, directory: Path, params: dict) -> "TransformerModel":
+        for name in (*_FILES, "model.safetensors", _HEAD):  # checked here; the libraries read them by name
+            artifacts.model_file(directory, name)
         _, load_file, _ = import_encoder_libraries()
         model = cls(**params)
         model.files_ = _read_files(directory)
         model.shape_ = BertShape.read(directory)
         model.tokenizer_ = read_tokenizer(directory, model.params["max_tokens"])
         head = load_file(str(directory / _HEAD))
-        model._use(read_weights(directory), head["kernel"], head["bias"])
+        kernel, bias = head["kernel"], head["bias"]
+        if kernel.shape != (model.shape_.dim, *bias.shape) or bias.ndim != 1:
+            raise ModelError(f"{directory / _HEAD}: kernel {kernel.shape} and bias {bias.shape} do not fit a {model.shape_.dim}-wide encoder; retrain or restore the model")
+        model._use(read_weights(directory), kernel, bias)
         return model
+
+
+_FILES = ("config.json", "tokenizer.json")
 
 
 def _read_files(directory: Path) -> dict[str, bytes]:
     """The encoder's configuration and tokenizer, kept to be saved with the model."""
-    return {name: (directory / name).read_bytes() for name in ("config.json", "tokenizer.json")}
+    return {name: (directory / name).read_bytes() for name in _FILES}
 
 
 def _classifier_class(keras):
