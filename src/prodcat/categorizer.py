@@ -17,7 +17,7 @@ from prodcat import artifacts, calibration
 from prodcat.data.reading import PATH_SEPARATOR
 from prodcat.data.text import NORMALIZATION_VERSION, normalize_text
 from prodcat.hierarchy import Tree, is_hierarchical
-from prodcat.errors import DataError, ModelError, NotFittedError
+from prodcat.errors import DataError, ModelError, NotFittedError, ProdcatError
 from prodcat.models.base import FitData
 from prodcat.models.registry import DEFAULT_FAMILY, FAMILIES, family_class
 
@@ -41,6 +41,16 @@ class Prediction:
         data = asdict(self)
         data["top_k"] = [{"category": c, "confidence": p} for c, p in self.top_k]
         return data
+
+
+def _load_family(path: Path, family: str, params: dict):
+    """The family's model read from ``path``; any failure to read it is one ``ModelError`` line."""
+    try:
+        return family_class(family).load(path, params)
+    except ProdcatError:
+        raise
+    except Exception as exc:  # a damaged file fails in the reading library, with whatever error it has
+        raise ModelError(f"{path}: the {family} model files are missing or damaged ({artifacts.one_line(exc)}); retrain or restore it") from None
 
 
 class Categorizer:
@@ -348,6 +358,7 @@ class Categorizer:
         manifest = artifacts.read_manifest(path)
         if manifest.get("normalization", NORMALIZATION_VERSION) != NORMALIZATION_VERSION:
             raise ModelError(f"{path}: uses text normalization {manifest['normalization']!r}, this prodcat has {NORMALIZATION_VERSION!r}; retrain it")
+        artifacts.check_manifest(path, manifest)
         categorizer = cls(
             manifest["family"],
             params=manifest.get("params") or {},
@@ -355,10 +366,7 @@ class Categorizer:
             target_precision=manifest.get("target_precision", 0.98),
             seed=manifest.get("seed", 42),
         )
-        try:
-            categorizer.model_ = family_class(manifest["family"]).load(path, categorizer.params)
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelError(f"{path}: the {manifest['family']} model files are missing or damaged ({exc}); retrain or restore it") from None
+        categorizer.model_ = _load_family(path, manifest["family"], categorizer.params)
         categorizer.labels_ = list(manifest["labels"])
         categorizer.temperature_ = float(manifest.get("temperature") or 1.0)
         categorizer.threshold_ = manifest.get("threshold")
@@ -370,9 +378,21 @@ class Categorizer:
         known = {"format", "format_version", "family", "labels", "label_paths", "params", "class_weight", "seed", "normalization",
                  "temperature", "threshold", "level_thresholds", "target_precision", "calibration", "history", "versions", "created"}
         categorizer.metadata = {k: v for k, v in manifest.items() if k not in known}
+        categorizer._check_loaded(path)
         categorizer.path_ = path
         categorizer.created_ = manifest.get("created")
         return categorizer
+
+    def _check_loaded(self, path: Path) -> None:
+        """Refuse a manifest that does not fit the model's arrays: one label per output, one
+        threshold per level of the category tree."""
+        where = f"{path / artifacts.MANIFEST}: field"
+        outputs = self.model_.n_outputs
+        if outputs != len(self.labels_):
+            raise ModelError(f"{where} 'labels' names {len(self.labels_)} categories but the {self.family} model has {outputs} outputs; retrain or restore the model")
+        depth = self.tree_.depth if self.tree_ is not None else None
+        if self.level_thresholds_ is not None and len(self.level_thresholds_) != depth:
+            raise ModelError(f"{where} 'level_thresholds' has {len(self.level_thresholds_)} thresholds but the labels form {depth or 'no'} levels; retrain or restore the model")
 
     def describe(self) -> dict:
         """Labels, family, calibration and stored metadata, for ``/v1/model`` and ``prodcat info``."""

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from prodcat import artifacts
+from prodcat.errors import ModelError
 from prodcat.models.base import FitData
 from prodcat.models.tfidf import FEW_TEXTS, TermWeighting, TfidfFamily
 
@@ -112,15 +114,26 @@ class LinearModel(TfidfFamily):
         if self.encoder_ is not None:
             self.encoder_.save(directory / _ENCODER)
 
+    @property
+    def n_outputs(self) -> int:
+        return int(self.intercept_.shape[0])
+
     @classmethod
     def load(cls, directory: Path, params: dict) -> "LinearModel":
-        with np.load(directory / _ARRAYS, allow_pickle=False) as arrays:
+        with artifacts.open_model_file(directory, _ARRAYS) as file, np.load(file, allow_pickle=False) as arrays:
             model = cls._with_features(directory, params, arrays)
             model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
         if model.params["encoder"]:  # the model's own copy, never the folder it was trained with
-            from prodcat.models.sentence_encoder import SentenceEncoder
+            from prodcat.models.sentence_encoder import ENCODER_FILES, SentenceEncoder
 
-            model.encoder_ = SentenceEncoder(directory / _ENCODER, model.params["encoder_tokens"])
+            encoder = artifacts.model_subdir(directory, _ENCODER)
+            for name in ENCODER_FILES:
+                artifacts.model_file(encoder, name)
+            model.encoder_ = SentenceEncoder(encoder, model.params["encoder_tokens"])
+        features = model._feature_blocks()[-1][1] + (model.encoder_.dim if model.encoder_ is not None else 0)
+        if model.intercept_.ndim != 1 or model.coef_.shape != (model.n_outputs, features):
+            raise ModelError(f"{directory / _ARRAYS}: coef has shape {model.coef_.shape} and intercept {model.intercept_.shape}, "
+                             f"not ({model.n_outputs}, {features}) and ({model.n_outputs},); retrain or restore the model")
         return model
 
 

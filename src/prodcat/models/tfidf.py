@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from prodcat import artifacts
+from prodcat.errors import ModelError
 from prodcat.models.base import ModelFamily
 
 if TYPE_CHECKING:  # scikit-learn and SciPy are imported where features are made for many texts
@@ -190,7 +192,9 @@ class TfidfFamily(ModelFamily):
     def _with_features(cls, directory: Path, params: dict, arrays) -> "TfidfFamily":
         """A model with its vectorizers rebuilt from the saved vocabularies and the idf ``arrays``."""
         model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
-        vocabularies = json.loads((directory / _VOCABULARY).read_text(encoding="utf-8"))
+        vocabularies = artifacts.read_model_json(directory, _VOCABULARY)
+        if not isinstance(vocabularies, list) or len(vocabularies) not in (len(model._analyzers()), 2 * len(model._analyzers())):
+            raise ModelError(f"{directory / _VOCABULARY}: does not hold this model's {len(model._analyzers())} vocabularies; retrain or restore the model")
         # The saved vocabularies say whether this model learned title features (settings shared by
         # several models, such as a hierarchical model's levels, may not).
         model.params["title_features"] = len(vocabularies) > len(model._analyzers())
