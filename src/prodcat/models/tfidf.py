@@ -199,6 +199,9 @@ class TfidfFamily(ModelFamily):
         # several models, such as a hierarchical model's levels, may not).
         model.params["title_features"] = len(vocabularies) > len(model._analyzers())
         idfs = [arrays[f"idf_{i}"] for i in range(len(vocabularies))]
+        for i, idf in enumerate(idfs):
+            if idf.shape != (len(vocabularies[i]),):
+                raise ModelError(f"{directory}: idf_{i} has {idf.shape} weights for {len(vocabularies[i])} terms; retrain or restore the model")
         model._saved = (vocabularies, idfs)  # the vectorizers are built on first use
         return model
 
