@@ -321,7 +321,9 @@ def test_predict_file_refuses_a_directory_or_a_path_under_a_file(linear, tmp_pat
 def test_predict_file_leaves_the_partial_file_of_a_live_run_alone(linear, tmp_path):
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
     write_catalog(catalog_frame(), source, "csv")
-    live = tmp_path / f".out.csv.{os.getppid()}.x1y2z3.part"  # the process that started the tests is running
+    from prodcat.batch import partial_prefix
+
+    live = tmp_path / partial_prefix(target).replace(f"-{os.getpid()}.", f"-{os.getppid()}.x1y2z3.part")  # a running process
     live.write_text("being written", encoding="utf-8")
     said = []
     predict_file(linear, source, target, notify=said.append)

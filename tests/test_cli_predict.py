@@ -272,17 +272,22 @@ def test_sigterm_leaves_no_output_and_no_temp_file_exit_143(linear_model_dir, tm
 def test_a_partial_file_left_by_a_killed_run_is_removed_by_the_next(capsys, linear_model_dir, tmp_path):
     source, target = tmp_path / "catalog.csv", tmp_path / "predictions.csv"
     write_catalog(source)
+    from prodcat.batch import partial_prefix
+
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / f".predictions.csv.{dead.pid}.k1ll3d.part"
+    stale = tmp_path / partial_prefix(target).replace(f"-{os.getpid()}.", f"-{dead.pid}.k1ll3d.part")
     stale.write_text("id,title,category\n0,half a row", encoding="utf-8")
     unknown = tmp_path / ".predictions.csv.abc123.part"  # no process id in the name: reported, left alone
     unknown.write_text("id,title", encoding="utf-8")
+    elsewhere = tmp_path / f".predictions.csv.otherhost-{dead.pid}.xyz789.part"  # another machine's run
+    elsewhere.write_text("id,title", encoding="utf-8")
     code, _, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", target, "-q")
     assert code == 0, err
     assert f"removed {stale}, a partial output left by an interrupted run" in err
     assert f"found {unknown}, probably a partial output left by an interrupted run" in err
-    assert files_in(tmp_path) == [unknown.name, "catalog.csv", "predictions.csv"]
+    assert f"found {elsewhere}, probably a partial output left by a run on otherhost" in err
+    assert files_in(tmp_path) == [unknown.name, elsewhere.name, "catalog.csv", "predictions.csv"]
 
 
 # -- labels: missing values are skipped, paths only from the options ---------------------------

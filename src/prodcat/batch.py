@@ -3,7 +3,7 @@ prediction per row out, in input order, with bounded memory.
 
 ``top_k`` follows ``Categorizer.categorize``: the number of best categories per row (1: only the
 best). Rows without usable text get no category and a ``reason``; no row is ever dropped. Output
-files are written to a temporary sibling (``.NAME.PID.XXXX.part``) and renamed into place only when
+files are written to a temporary sibling (``.NAME.HOST-PID.XXXX.part``) and renamed into place only when
 complete; a sibling left by a run that was killed is removed by the next run. An output that is not
 a regular file (``-`` for stdout, a device, a pipe) is written directly.
 """
@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from prodcat.errors import DataError, ProdcatError
 DEFAULT_CHUNK_ROWS = 20_000
 DEFAULT_BATCH_SIZE = 1024
 STDOUT = "-"
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:40]
 
 
 def predict_texts(
@@ -226,7 +228,7 @@ def _atomic_file(path: Path, notify: Callable[[str], None] | None = None) -> Ite
     _make_parent(path)
     _remove_stale_parts(path, notify or (lambda line: print(line, file=sys.stderr)))
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent)
+        handle, name = tempfile.mkstemp(prefix=partial_prefix(path), suffix=".part", dir=path.parent)
     except OSError as exc:
         raise DataError(f"{path}: cannot write in {path.parent} ({exc.strerror or exc}); choose another --output") from None
     os.close(handle)
@@ -252,20 +254,27 @@ def _make_parent(path: Path) -> None:
         raise DataError(f"{path}: cannot create the directory {path.parent} ({exc.strerror or exc}); choose another --output") from None
 
 
+def partial_prefix(path: Path) -> str:
+    """The start of the name of ``path``'s partial files written by this process: ``.NAME.HOST-PID.``."""
+    return f".{path.name}.{_HOST}-{os.getpid()}."
+
+
 def _remove_stale_parts(path: Path, notify: Callable[[str], None]) -> None:
-    """Remove the partial files of ``path`` whose writing process is gone (killed before it could
-    clean up); name those whose process cannot be told."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[^.]+\.part")
+    """Remove the partial files of ``path`` whose writing process, on this machine, is gone (killed
+    before it could clean up); name those whose process cannot be told."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:([A-Za-z0-9]*)-(\d+)\.)?[^.]+\.part")
     for part in sorted(path.parent.glob(f".{glob.escape(path.name)}.*.part")):
         found = pattern.fullmatch(part.name)
         if found is None:
             continue
-        pid = int(found.group(1)) if found.group(1) else None
-        if pid is not None and pid != os.getpid() and not _process_alive(pid):
-            part.unlink(missing_ok=True)
-            notify(f"removed {part}, a partial output left by an interrupted run")
-        elif pid is None:
-            notify(f"found {part}, probably a partial output left by an interrupted run; remove it if no other run writes {path}")
+        host, pid = found.group(1), int(found.group(2)) if found.group(2) else None
+        if host == _HOST and pid is not None:
+            if pid != os.getpid() and not _process_alive(pid):
+                part.unlink(missing_ok=True)
+                notify(f"removed {part}, a partial output left by an interrupted run")
+        else:
+            writer = f"a run on {host or 'another machine'}" if pid is not None else "an interrupted run"
+            notify(f"found {part}, probably a partial output left by {writer}; remove it if no run writes {path} now")
 
 
 def _process_alive(pid: int) -> bool:

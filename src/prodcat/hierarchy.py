@@ -20,7 +20,9 @@ def split_path(label: str) -> list[str]:
 
 
 def is_hierarchical(labels: Sequence[str]) -> bool:
-    """Whether ``labels`` are category paths of more than one level."""
+    """Whether any of ``labels`` contains `` > ``: the guess used only where nothing says whether labels
+    are paths (``Categorizer.fit`` without ``label_paths``, a model saved without it). Catalogs read
+    from files say it: paths come from ``--path-sep`` or several label columns, never from the text."""
     return any(PATH_SEPARATOR in label for label in labels)
 
 
