@@ -86,7 +86,7 @@ def test_cli_dask_engine_matches_single_process_in_order(capsys, linear_model_di
     code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "--input", tmp_path / "in" / "*.parquet", "--output", target,
                              "--engine", "dask", "--workers", "2", "--text-col", "title", "--top-k", "1")
     assert code == 0, err
-    assert "dashboard" in err and "100% Completed" in out
+    assert "dashboard" in err and "100% Completed" in out and f"wrote {len(catalog)} rows to {target}" in out
     names = sorted(p.name for p in target.iterdir())
     assert names[0] == "_SUCCESS" and len(names) >= 5 and all(n.startswith("part-") for n in names[1:])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
@@ -97,7 +97,7 @@ def test_csv_parts_to_csv_parts_and_existing_output(capsys, linear_model_dir, ca
     write_parts(catalog, tmp_path / "in", parts=3, suffix=".csv")
     target = tmp_path / "out"
     args = ["predict", "-m", linear_model_dir, "--input", tmp_path / "in", "--output", target, "--engine", "dask",
-            "--workers", "2", "--output-format", "csv", "--top-k", "1", "-q"]
+            "--workers", "1", "--output-format", "csv", "--top-k", "1", "-q"]
     assert run_cli(capsys, *args)[0] == 0
     assert run_cli(capsys, *args)[0] == 0  # an earlier output (with _SUCCESS) is replaced
     parts = sorted(target.glob("part-*.csv"))
@@ -109,6 +109,13 @@ def test_csv_parts_to_csv_parts_and_existing_output(capsys, linear_model_dir, ca
     code, _, err = run_cli(capsys, *args[:6], tmp_path / "other", *args[7:])
     assert code == 2 and "other files in it" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_without_dask_the_engine_says_what_to_install(capsys, linear_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the dask extra were not installed
+    code, _, err = run_cli(capsys, "predict", "-m", linear_model_dir, "--input", tmp_path / "*.parquet", "--output", tmp_path / "out",
+                           "--engine", "dask")
+    assert code == 2 and "pip install 'prodcat[dask]'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_killed_worker_is_replaced_and_the_output_is_complete(linear_model_dir, catalog, tmp_path):

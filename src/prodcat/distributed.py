@@ -111,7 +111,7 @@ def write_dataset(predictions, output: str | Path, *, fmt: str = "parquet", clie
     if fmt not in OUTPUT_FORMATS:
         raise DataError(f"--output-format {fmt!r} is not supported with --engine dask; use {' or '.join(OUTPUT_FORMATS)}")
     output = Path(output)
-    _check_output(output)
+    check_output(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
     try:
@@ -130,7 +130,8 @@ def write_dataset(predictions, output: str | Path, *, fmt: str = "parquet", clie
     return output
 
 
-def _check_output(output: Path) -> None:
+def check_output(output: Path) -> None:
+    """Refuse an ``output`` that is a file, or a folder with files other than an earlier prodcat output."""
     if output.exists() and not output.is_dir():
         raise DataError(f"{output}: is a file; with --engine dask, --output is a folder (one file per partition)")
     if output.is_dir() and any(output.iterdir()) and not (output / SUCCESS_MARKER).exists():

@@ -15,10 +15,14 @@ def predict_dataset(model: Path, input: str, output: Path, top_k: int, text_col,
     from prodcat.errors import DataError
 
     try:
-        from prodcat import distributed
+        import dask.dataframe  # noqa: F401
+        import distributed as _  # noqa: F401
     except ImportError:
         raise DataError("--engine dask needs Dask; install it with: pip install 'prodcat[dask]'") from None
+    from prodcat import distributed
+
     output_fmt = (output_format or "parquet").lower()
+    distributed.check_output(output)  # before starting a cluster
     started = time.perf_counter()
     ddf = distributed.read_dataset(input, fmt=fmt, header=header, encoding=encoding)
     predictions = distributed.predict_dask(ddf, model, text_cols=text_col, top_k=top_k)
@@ -39,7 +43,16 @@ def predict_dataset(model: Path, input: str, output: Path, top_k: int, text_col,
     finally:
         _close(client, own_cluster=scheduler is None)
     seconds = time.perf_counter() - started
-    typer.echo(f"wrote {output} ({output_fmt} part files and {distributed.SUCCESS_MARKER}) in {seconds:.1f} s")
+    rows = _parquet_rows(output) if output_fmt == "parquet" else None
+    counted = f"{rows:,} rows " if rows is not None else ""
+    rate = f" ({rows / seconds:,.0f} rows/s)" if rows and seconds else ""
+    typer.echo(f"wrote {counted}to {output} ({output_fmt} part files and {distributed.SUCCESS_MARKER}) in {seconds:.1f} s{rate}")
+
+
+def _parquet_rows(folder: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(part).metadata.num_rows for part in folder.glob("part-*.parquet"))
 
 
 def _close(client, own_cluster: bool) -> None:
