@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PRODCAT=${PRODCAT:-.venv/bin/prodcat}
 DATA=../shared/data/ecommerce
-"$PRODCAT" train "$DATA/ecommerce_normalized.csv" --family linear --seed 42 --quiet \
+"$PRODCAT" train "$DATA/ecommerce_normalized.csv" --family linear --seed 42 --quiet --force \
   --out src/prodcat/bundled/ecommerce --report reports/bundled-model/test-split
-"$PRODCAT" evaluate "$DATA/ecommerce_sample.csv" --model src/prodcat/bundled/ecommerce --report reports/bundled-model/raw-sample
+"$PRODCAT" evaluate "$DATA/ecommerce_sample.csv" --model src/prodcat/bundled/ecommerce --report reports/bundled-model/raw-sample --force
 du -sh src/prodcat/bundled/ecommerce

@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[lstm]'
 if [ $# -eq 0 ] || [[ "$1" == -* ]]; then
-  .venv/bin/prodcat data download ecommerce
+  PRODCAT_TRAIN_COMMAND="bash scripts/train.sh" .venv/bin/prodcat data download ecommerce
   exec .venv/bin/prodcat train --out models/ecommerce-lstm "$@"
 fi
 exec .venv/bin/prodcat train "$@"

@@ -151,7 +151,7 @@ def test_unreachable_server_is_one_line_with_the_way_out(cache):
     message = str(excinfo.value)
     assert "\n" not in message
     assert message.startswith(f"cannot reach {url} (")
-    assert message.endswith("pass a local file instead: prodcat train path/to/ecommerceDataset.csv")
+    assert message.endswith("and pass a local copy instead: prodcat train path/to/ecommerceDataset.csv")
     assert _cache_files(cache) == []
 
 

@@ -1,68 +1,48 @@
-"""End to end: the real server (``python -m prodcat serve``) and its page at ``/`` in headless Chromium."""
+"""End to end: the real server (``python -m prodcat serve``), its page at ``/`` and its API docs at
+``/docs`` in headless Chromium, with and without API keys."""
 
 from __future__ import annotations
-
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from test_service_server import serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-READY_TIMEOUT_S = 60
 TITLE = "Sony WH-1000XM4 wireless noise cancelling headphones"
 DESCRIPTION = "Bluetooth over-ear headphones with 30 hours of battery"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_ready(base_url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with code {server.returncode}: {server.stderr.read()}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{base_url}/readyz did not answer 200 within {READY_TIMEOUT_S} s")
-
-
 @pytest.fixture(scope="module")
 def base_url(linear_model_dir):
-    port = free_port()
-    command = [sys.executable, "-m", "prodcat", "serve", "--model", str(linear_model_dir), "--port", str(port), "--log-level", "warning"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, server)
+    with serving(linear_model_dir) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
-def page(base_url):
+def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.requested_urls = []
-        page.on("request", lambda request: page.requested_urls.append(request.url))
-        page.goto(base_url + "/")
-        yield page
+        yield browser
         browser.close()
+
+
+def open_page(browser, url: str):
+    """A new tab at ``url`` that records every URL it requests (``page.requested_urls``)."""
+    page = browser.new_page()
+    page.requested_urls = []
+    page.on("request", lambda request: page.requested_urls.append(request.url))
+    page.goto(url)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, base_url):
+    page = open_page(browser, base_url + "/")
+    yield page
+    page.close()
 
 
 def test_the_page_shows_the_model_and_its_labels(page, base_url):
@@ -101,3 +81,30 @@ def test_an_empty_form_shows_the_reason_instead_of_a_category(page):
 def test_the_page_loads_nothing_from_outside_the_server(page, base_url):
     assert page.requested_urls
     assert all(url.startswith(base_url) for url in page.requested_urls), page.requested_urls
+
+
+def test_the_api_docs_render_from_the_server_alone(browser, base_url):
+    docs = open_page(browser, base_url + "/docs")
+    schema = httpx.get(f"{base_url}/openapi.json").json()
+    operations = [(method.upper(), path) for path, methods in schema["paths"].items() for method in methods]
+    expect(docs.locator(".opblock")).to_have_count(len(operations))
+    expect(docs.locator(".opblock-summary-path").filter(has_text="/v1/categorize")).to_have_count(1)
+    assert all(url.startswith(base_url) for url in docs.requested_urls), docs.requested_urls
+    docs.close()
+
+
+def test_with_api_keys_the_page_asks_for_one_and_then_works(browser, linear_model_dir, tmp_path):
+    key = "k-page-test-0123456789abcdef"
+    (tmp_path / "keys").write_text(key + "\n")
+    with serving(linear_model_dir, "--api-key-file", str(tmp_path / "keys")) as url:
+        page = open_page(browser, url + "/")
+        expect(page.locator("#key-form")).to_be_visible()
+        expect(page.locator("#model")).to_contain_text("API key")
+        page.fill("#api-key", key)
+        page.click("#use-key")
+        expect(page.locator("#key-form")).to_be_hidden()
+        expect(page.locator("#model")).to_contain_text(httpx.get(f"{url}/v1/model", headers={"Authorization": f"Bearer {key}"}).json()["name"])
+        page.fill("#title", TITLE)
+        page.click("#categorize")
+        expect(page.locator("#categories li")).to_have_count(3)
+        page.close()

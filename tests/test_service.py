@@ -142,6 +142,27 @@ def test_too_large_chunked_body_is_a_413(limited):
     assert response.status_code == 413
 
 
+def test_a_client_that_leaves_mid_body_is_not_answered():
+    import asyncio
+
+    from prodcat.service.limits import BodySizeLimit
+
+    called, sent = [], []
+    messages = iter([{"type": "http.request", "body": b'{"items": [', "more_body": True}, {"type": "http.disconnect"}])
+
+    async def app(scope, receive, send):
+        called.append(scope)
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(BodySizeLimit(app, max_body_bytes=100)({"type": "http", "headers": []}, receive, send))
+    assert called == [] and sent == []
+
+
 def test_limits_are_checked_per_settings(client):
     assert categorize(client, [{"text": "usb cable"}] * 4).status_code == 200
 

@@ -174,6 +174,15 @@ class Categorizer:
             self.calibrate_with(self.model_.logits(validation_texts), validation_y, f"the validation split ({len(validation_y)} rows)")
         return self
 
+    def check_settings(self) -> "Categorizer":
+        """Check the family's name and settings before any data is read (``fit`` checks them too)."""
+        self._check_settings()
+        try:
+            family_class(self.family)(**self.params)
+        except (TypeError, ValueError, InvalidParameterError) as exc:
+            raise DataError(f"a {self.family} setting is not valid: {exc}") from None
+        return self
+
     def _check_settings(self) -> None:
         if self.family not in FAMILIES:
             raise DataError(f"unknown model family {self.family!r}; use one of {', '.join(FAMILIES)}")

@@ -131,23 +131,59 @@ def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:
     from prodcat.errors import DataError
 
     categorizer = model if isinstance(model, Categorizer) else _load(model)
-    catalog = read_catalog(path, **reading)
+    catalog = _read_with_model_columns(categorizer, path, reading)
     if catalog.labels is None:
         raise DataError(f"{path}: has no label column to evaluate against; pass --label-col NAME")
     skipped = Counter("empty text" if not t else "empty label" for t, lab in zip(catalog.texts, catalog.labels) if not (t and lab))
     rows = [i for i, (t, lab) in enumerate(zip(catalog.texts, catalog.labels)) if t and lab]
     if not rows:
         raise DataError(f"{path}: no row has both a text and a label")
-    metrics = evaluate(categorizer, [catalog.texts[i] for i in rows], [catalog.labels[i] for i in rows])
+    labels = [catalog.labels[i] for i in rows]
+    _check_label_overlap(categorizer, path, labels, catalog.label_columns)
+    metrics = evaluate(categorizer, [catalog.texts[i] for i in rows], labels)
+    known = set(categorizer.labels)
     metrics["skipped"] = dict(skipped)
+    metrics["rows_with_unknown_labels"] = sum(label not in known for label in labels)
+    metrics["columns"] = {"text": catalog.text_columns, "label": catalog.label_columns}
     if report_dir is not None:
         from prodcat.reporting import write_report
         from prodcat.training import report_context
 
         context = report_context(categorizer, str(path), categorizer.metadata.get("training", {}).get("split"), dict(skipped))
-        context["split_note"] = "the model's training split; the evaluated file is separate"
+        context["from_training"] = True  # the split and the epoch plots describe the model's training, not this file
         write_report(report_dir, metrics, context=context, history=categorizer.history_)
     return metrics
+
+
+def _read_with_model_columns(categorizer: Categorizer, path, reading: dict):
+    """The catalog read with the model's own text and label columns when none are given and the
+    file has columns of those names; otherwise as ``reading`` says."""
+    from prodcat.data.reading import read_catalog
+    from prodcat.errors import DataError
+
+    training = categorizer.metadata.get("training") or {}
+    text_names, label_names = training.get("text_columns") or [], training.get("label_columns") or []
+    by_name = all(not str(name).isdigit() for name in text_names + label_names)  # not positions of a headerless file
+    if reading.get("text_cols") is None and reading.get("label_cols") is None and text_names and label_names and by_name:
+        try:
+            return read_catalog(path, **{**reading, "text_cols": text_names, "label_cols": label_names})
+        except DataError:
+            pass  # the file names its columns otherwise: read it as the options say
+    return read_catalog(path, **reading)
+
+
+def _check_label_overlap(categorizer: Categorizer, path, labels: list[str], label_columns: list[str]) -> None:
+    """Refuse a file none of whose labels the model knows: its scores would say nothing."""
+    from prodcat.errors import DataError
+
+    known = set(categorizer.labels)
+    if any(label in known for label in labels):
+        return
+    theirs = ", ".join(repr(label) for label in sorted(set(labels))[:3])
+    ours = ", ".join(repr(label) for label in categorizer.labels[:3])
+    column = ",".join(label_columns) or "?"
+    raise DataError(f"{path}: none of the labels in column {column} ({theirs}, ...) is one the model knows ({ours}, ...); "
+                    "pass --label-col with the right column, or a model trained on these labels")
 
 
 def _load(model) -> Categorizer:

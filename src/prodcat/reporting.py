@@ -23,11 +23,49 @@ def write_report(report_dir: str | Path, metrics: dict, *, context: dict, histor
 
     matplotlib.use("Agg")
     plot_confusion_matrix(metrics["confusion_matrix"], report_dir / "confusion_matrix.png", context.get("title", ""))
+    for level, confusion in level_confusions(metrics["confusion_matrix"]).items():
+        plot_confusion_matrix(confusion, report_dir / f"confusion_matrix_level{level}.png", f"level {level} of the category paths")
     plot_reliability(metrics["calibration"]["reliability"], report_dir / "calibration.png", metrics["calibration"]["ece"])
     if history:
+        source = " (from the model's training, not these rows)" if context.get("from_training") else ""
         for name in ("loss", "accuracy"):
-            plot_epochs(history, name, report_dir / f"epoch_{name}.png")
+            plot_epochs(history, name, report_dir / f"epoch_{name}.png", source)
     return report_dir
+
+
+def level_confusions(confusion: dict) -> dict[int, dict]:
+    """For category paths, the confusion matrix of each upper level (1 = top) that has at most
+    ``MAX_MATRIX_LABELS`` nodes: the counts of the full paths summed by their ancestors."""
+    from prodcat.data.reading import PATH_SEPARATOR
+
+    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"])
+    parts = [label.split(PATH_SEPARATOR) for label in labels]
+    depth = max(len(p) for p in parts)
+    levels = {}
+    for d in range(1, depth):
+        nodes = [PATH_SEPARATOR.join(p[:d]) for p in parts]
+        names = sorted(set(nodes))
+        if len(names) > MAX_MATRIX_LABELS:
+            continue
+        member = np.zeros((len(labels), len(names)))
+        member[np.arange(len(labels)), [names.index(n) for n in nodes]] = 1
+        levels[d] = {"labels": names, "matrix": (member.T @ matrix @ member).astype(int).tolist()}
+    return levels
+
+
+def most_confused(confusion: dict, n: int = 15) -> list[tuple[str, str, int, float]]:
+    """The ``n`` largest off-diagonal cells: true label, predicted label, rows, share of the true label's rows."""
+    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"])
+    errors = matrix.copy()
+    np.fill_diagonal(errors, 0)
+    order = np.argsort(-errors, axis=None, kind="stable")[:n]
+    pairs = []
+    for flat in order:
+        i, j = np.unravel_index(flat, errors.shape)
+        if errors[i, j] == 0:
+            break
+        pairs.append((labels[i], labels[j], int(errors[i, j]), float(errors[i, j] / max(1, matrix[i].sum()))))
+    return pairs
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -93,7 +131,14 @@ def markdown(metrics: dict, context: dict) -> str:
             f"- Review threshold {review['threshold']:.4f} (chosen on {fitted.get('rows', 'the validation rows')} for precision {review['target_precision']}): "
             f"coverage {review['coverage']:.1%} of rows categorized automatically, at precision {precision}"
         )
-    if split:
+    pairs = most_confused(metrics["confusion_matrix"])
+    if pairs:
+        lines += ["", "## Most confused categories", "", "| true category | predicted as | rows | share of its rows |", "|---|---|---:|---:|"]
+        lines += [f"| {true} | {predicted} | {count} | {share:.1%} |" for true, predicted, count, share in pairs]
+    if split and context.get("from_training"):
+        lines += ["", "## The model's training split (not these rows)", "",
+                  "How the model was trained and tested when it was made; the rows evaluated here are the file above.", ""]
+    elif split:
         lines += ["", "## Split", ""]
         lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
         if split.get("strategy") == "random":
@@ -107,8 +152,21 @@ def markdown(metrics: dict, context: dict) -> str:
                   f"{len(untested)} labels have at most 2 rows: too few to test, so all their rows went into training: {named}."]
     if context.get("skipped"):
         lines += ["", "## Rows not used", ""] + [f"- {reason}: {count}" for reason, count in context["skipped"].items()]
-    lines += ["", "Plots: `confusion_matrix.png`, `calibration.png`" + (", `epoch_loss.png`, `epoch_accuracy.png`" if context.get("has_history") else ""), ""]
+    lines += plot_lines(metrics, context)
     return "\n".join(lines)
+
+
+def plot_lines(metrics: dict, context: dict) -> list[str]:
+    """The "Plots" section: every picture of the report directory, embedded."""
+    lines = ["", "## Plots", "", "![Confusion matrix](confusion_matrix.png)", ""]
+    for level in level_confusions(metrics["confusion_matrix"]):
+        lines += [f"![Confusion matrix of level {level}](confusion_matrix_level{level}.png)", ""]
+    lines += ["![Reliability diagram](calibration.png)", ""]
+    if context.get("has_history"):
+        if context.get("from_training"):
+            lines += ["Training curves, from the model's training (not these rows):", ""]
+        lines += ["![Loss per epoch](epoch_loss.png)", "", "![Accuracy per epoch](epoch_accuracy.png)", ""]
+    return lines
 
 
 def shipped_model_lines(context: dict) -> list[str]:
@@ -196,14 +254,12 @@ def plot_confusion_matrix(confusion: dict, path: Path, title: str = "") -> None:
     shares = np.divide(matrix, row_sums, out=np.zeros(matrix.shape, dtype=float), where=row_sums > 0)
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true category")
-    short = [label if len(label) <= 28 else label[:26] + "…" for label in labels]
-    ax.set_xticks(range(len(labels)), short, rotation=40, ha="right")
-    ax.set_yticks(range(len(labels)), short)
-    if len(labels) <= 15:
-        for i in range(len(labels)):
-            for j in range(len(labels)):
-                ax.text(j, i, f"{matrix[i, j]}", ha="center", va="center", fontsize=10,
-                        color="white" if shares[i, j] > 0.5 else "black")
+    names = tick_names(labels)
+    ax.set_xticks(range(len(labels)), names, rotation=40, ha="right")
+    ax.set_yticks(range(len(labels)), names)
+    for i, j in zip(*np.nonzero(matrix)):  # the rows in every cell that has any
+        ax.text(j, i, f"{matrix[i, j]}", ha="center", va="center", fontsize=10 if len(labels) <= 15 else 7,
+                color="white" if shares[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted category")
     ax.set_ylabel("true category")
     ax.set_title(f"Confusion matrix{note}" + (f"\n{title}" if title else ""))
@@ -212,7 +268,27 @@ def plot_confusion_matrix(confusion: dict, path: Path, title: str = "") -> None:
     plt.close(fig)
 
 
-def plot_epochs(history: dict, name: str, path: Path) -> None:
+def tick_names(labels: list[str], width: int = 32) -> list[str]:
+    """Short, distinct axis labels: a category path's leaf, with as many of its ancestors as it takes
+    to tell it from the others; a name longer than ``width`` loses its start, never its leaf."""
+    from collections import Counter
+
+    from prodcat.data.reading import PATH_SEPARATOR
+
+    parts = [label.split(PATH_SEPARATOR) for label in labels]
+    kept = [1] * len(labels)
+    while True:
+        names = [PATH_SEPARATOR.join(p[-k:]) for p, k in zip(parts, kept)]
+        counts = Counter(names)
+        clashing = [i for i, name in enumerate(names) if counts[name] > 1 and kept[i] < len(parts[i])]
+        if not clashing:
+            break
+        for i in clashing:
+            kept[i] += 1
+    return [name if len(name) <= width else "…" + name[-(width - 1):] for name in names]
+
+
+def plot_epochs(history: dict, name: str, path: Path, source: str = "") -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -225,7 +301,7 @@ def plot_epochs(history: dict, name: str, path: Path) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(name)
-    ax.set_title(f"Epoch {name}")
+    ax.set_title(f"Epoch {name}{source}")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

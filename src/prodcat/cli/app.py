@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI. User errors print one line to stderr and exit with code 2 (tracebacks with --debug)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    if debug:  # TensorFlow's native logs too (prodcat.models.keras_family silences them otherwise)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     from prodcat.errors import ProdcatError
 
     try:

@@ -6,6 +6,22 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import typer.core
+
+
+def _flags_show_no_type() -> None:
+    """Typer's help lists every on/off flag (``--quiet``, ``--help``) as taking a ``<bool>`` value,
+    which it does not; the patched method leaves the type column of flags empty."""
+    shown = typer.core.TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = display_type_rich
+
+
+if hasattr(typer.core, "TyperOption") and hasattr(typer.core.TyperOption, "display_type_rich"):
+    _flags_show_no_type()
 
 TextCol = Annotated[Optional[str], typer.Option("--text-col", help="Text column name(s) or 0-based position(s), comma-separated; joined in order.")]
 LabelCol = Annotated[Optional[str], typer.Option("--label-col", help="Label column name or position; several (top level first) form a category path.")]
@@ -15,6 +31,7 @@ Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of CSV/
 PathSep = Annotated[Optional[str], typer.Option("--path-sep", help="Separator inside a single label column holding a category path, e.g. ' > '.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 Force = Annotated[bool, typer.Option("--force", help="Download again even if a verified copy is cached.")]
+Overwrite = Annotated[bool, typer.Option("--force", help="Replace the model or report directory if it exists.")]
 ModelDir = Annotated[Optional[Path], typer.Option("--model", "-m", help="A model directory made by 'prodcat train'.")]
 
 
@@ -59,6 +76,15 @@ def _value(text: str):
         except ValueError:
             pass
     return text
+
+
+def refuse_to_overwrite(directory: Path, option: str, force: bool) -> None:
+    """A directory that exists and holds files is replaced only with ``--force``."""
+    if force or not directory.is_dir() or not any(directory.iterdir()):
+        return
+    from prodcat.errors import DataError
+
+    raise DataError(f"{directory}: exists and is not empty; pass --force to replace it, or choose another {option}")
 
 
 def resolve_model(model: Path | None) -> Path:

@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from prodcat.cli.options import Encoding, Format, Header, LabelCol, PathSep, Quiet, TextCol, parse_params, reading_options
+from prodcat.cli.options import Encoding, Format, Header, LabelCol, Overwrite, PathSep, Quiet, TextCol, parse_params, reading_options, refuse_to_overwrite
 
 
 def train_command(
     file: Annotated[Optional[Path], typer.Argument(help="Labelled catalog (default: the downloaded reference dataset).", show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory to write (default: models/<file>-<family>).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory to write (default: a folder in models/ named after the file and the family).")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Report directory (default: <out>/report).")] = None,
     family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear, bag, neighbors, transformer, ensemble, hierarchical, or streaming (the only one that streams: it reads the file in chunks, in bounded memory, for catalogs larger than memory).")] = "lstm",
     text_col: TextCol = None,
@@ -43,11 +43,13 @@ def train_command(
     patience: Annotated[Optional[int], typer.Option("--patience", help="LSTM: epochs without validation gain before stopping. [default: 2]", show_default=False)] = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", help="Any family setting as KEY=VALUE, e.g. --param C=0.5 (repeatable).")] = None,
     quiet: Quiet = False,
+    force: Overwrite = False,
 ) -> None:
     """Train a categorizer on a labelled catalog; save it with a report on its leakage-free test split."""
     from prodcat.models.registry import STREAMING_FAMILIES
     from prodcat.training import train
 
+    _check_family(family)
     lstm_flags = {
         "epochs": epochs, "batch_size": batch_size, "max_tokens": max_tokens, "sequence_length": sequence_length,
         "embedding_dim": embedding_dim, "lstm_units": lstm_units, "bidirectional": bidirectional, "dropout": dropout,
@@ -59,15 +61,20 @@ def train_command(
 
         raise DataError(f"--{next(iter(params)).replace('_', '-')} is an LSTM setting; for --family {family} use --param KEY=VALUE")
     params.update(parse_params(param))
+    _check_settings(family, params, class_weight, target_precision, split)
     if file is None:
         file = _reference_dataset()
     out = out or Path("models") / f"{file.stem}-{family}"
-    result = train(
-        file, out=out, report_dir=report, family=family, params=params, **reading_options(text_col, label_col, fmt, header, encoding, path_sep),
-        split=split, seed=seed, test_size=test_size, validation_size=validation_size, class_weight=class_weight,
-        target_precision=target_precision, drop_rare_labels=drop_rare_labels, refit=refit, calibration_folds=calibration_folds,
-        log_dir=log_dir, verbose=0 if quiet else 1,
-    )
+    refuse_to_overwrite(out, "--out", force)
+    if report is not None:
+        refuse_to_overwrite(report, "--report", force)
+    with _training_progress(family, params, quiet):
+        result = train(
+            file, out=out, report_dir=report, family=family, params=params, **reading_options(text_col, label_col, fmt, header, encoding, path_sep),
+            split=split, seed=seed, test_size=test_size, validation_size=validation_size, class_weight=class_weight,
+            target_precision=target_precision, drop_rare_labels=drop_rare_labels, refit=refit, calibration_folds=calibration_folds,
+            log_dir=log_dir, verbose=0 if quiet else 1,
+        )
     m = result.metrics
     typer.echo(f"model: {result.model_dir}")
     typer.echo(f"report: {result.report_dir}")
@@ -95,6 +102,56 @@ def train_command(
         streamed = family in STREAMING_FAMILIES  # learned in one pass over the file: never refit
         typer.echo(f"shipped model: the evaluated one, trained on the {result.split.describe()['train_rows']} training rows"
                    + ("" if streamed else " (--no-refit)"))
+
+
+def _check_family(family: str) -> None:
+    from prodcat.errors import DataError
+    from prodcat.models.registry import FAMILIES
+
+    if family not in FAMILIES:
+        raise DataError(f"--family {family!r} is not a model family; use one of {', '.join(FAMILIES)}")
+
+
+def _check_settings(family: str, params: dict, class_weight: str | None, target_precision: float, split: str) -> None:
+    """The options that need no data, checked before any data is read."""
+    from prodcat.categorizer import Categorizer
+    from prodcat.errors import DataError
+
+    if split not in ("grouped", "random"):
+        raise DataError(f"--split {split!r} is not known; use grouped (leakage-free) or random")
+    Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision).check_settings()
+
+
+def _training_progress(family: str, params: dict, quiet: bool):
+    """A spinner with the elapsed time on stderr while a family without Keras' own progress bars
+    trains (Keras prints one bar per epoch itself); nothing with --quiet."""
+    from contextlib import nullcontext
+
+    if quiet or _uses_keras(family, params):
+        return nullcontext()
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a log file gets no spinner frames
+        return nullcontext()
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True)
+    progress.add_task(f"training the {family} model: read, split, fit, test, refit on every row", total=None)
+    return progress
+
+
+def _uses_keras(family: str, params: dict) -> bool:
+    import inspect
+
+    from prodcat.models.registry import family_class
+
+    keras_families = {"lstm", "bag", "transformer"}
+    if family == "ensemble":
+        members = params.get("members") or inspect.signature(family_class("ensemble")).parameters["members"].default
+        return bool(keras_families & set(members if isinstance(members, (list, tuple)) else [members]))
+    if family == "hierarchical":
+        return params.get("base", "linear") in keras_families
+    return family in keras_families
 
 
 def _reference_dataset() -> Path:

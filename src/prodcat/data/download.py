@@ -20,6 +20,7 @@ from pathlib import Path
 from prodcat.errors import DataError, DownloadError
 
 CACHE_ENV = "PRODCAT_CACHE"
+TRAIN_COMMAND_ENV = "PRODCAT_TRAIN_COMMAND"  # the command a download error tells to run with a local copy
 TIMEOUT_S = 30.0
 _BLOCK = 1 << 16
 
@@ -33,6 +34,7 @@ class DatasetSpec:
     rows: int
     labels: dict[str, int] = field(default_factory=dict)
     git_blob_sha1: str = ""
+    published: str = ""  # where a person can get the file by hand
 
 
 DATASETS = {
@@ -42,6 +44,7 @@ DATASETS = {
         rows=50425,
         labels={"Household": 19313, "Books": 11820, "Electronics": 10621, "Clothing & Accessories": 8671},
         git_blob_sha1="c66b3e4716ab40ef4caf0831a87165496bfbe784",
+        published="https://doi.org/10.5281/zenodo.3355823, also on Kaggle as saurabhshahane/ecommerce-text-classification",
     )
 }
 
@@ -169,7 +172,11 @@ def git_blob_sha1(path: Path) -> str:
 
 
 def _local_hint(spec: DatasetSpec) -> str:
-    return f"pass a local file instead: prodcat train path/to/{spec.filename}"
+    """What to do without the network: get the file where it is published and pass it to the command
+    that asked for it (``$PRODCAT_TRAIN_COMMAND``, which scripts/train.sh sets; else ``prodcat train``)."""
+    command = os.environ.get(TRAIN_COMMAND_ENV) or "prodcat train"
+    where = f" (published at {spec.published})" if spec.published else ""
+    return f"get {spec.filename}{where} and pass a local copy instead: {command} path/to/{spec.filename}"
 
 
 def _one_line(reason) -> str:

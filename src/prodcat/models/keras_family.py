@@ -8,6 +8,8 @@ A family only says how to build its network (``_build``). The network takes raw 
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 import zipfile
 from pathlib import Path
 
@@ -21,15 +23,44 @@ MODEL_FILE = "model.keras"
 
 
 def import_keras():
-    """Keras on TensorFlow, or a one-line fix-it error when they are not installed."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Keras on TensorFlow, or a one-line fix-it error when they are not installed.
+
+    TensorFlow's native libraries log to stderr while they load (oneDNN notices, absl's "before
+    InitializeLog" warning), whatever ``TF_CPP_MIN_LOG_LEVEL`` says; that is silenced unless
+    ``TF_CPP_MIN_LOG_LEVEL`` is set to 0 or 1 (``prodcat --debug`` sets 0).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    quiet = os.environ["TF_CPP_MIN_LOG_LEVEL"] not in ("0", "1")
     try:
-        import keras
-        import tensorflow  # noqa: F401  (the backend must be importable too)
+        with _native_stderr_silenced(quiet):
+            import keras
+            import tensorflow  # noqa: F401  (the backend must be importable too)
     except ImportError:
         raise DependencyError("this model family needs TensorFlow and Keras; install them with: pip install 'prodcat[lstm]'") from None
+    if quiet:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+        tensorflow.get_logger().setLevel("ERROR")
     return keras
+
+
+@contextmanager
+def _native_stderr_silenced(silenced: bool):
+    """Point file descriptor 2 at the null device while the block runs (what native code writes)."""
+    if not silenced:
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 class KerasFamily(ModelFamily):

@@ -7,13 +7,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from prodcat import __version__
 from prodcat.service import routes
+from prodcat.service.auth import require_api_key
 from prodcat.service.dependencies import ServedModel
+from prodcat.service.docs import install_docs
 from prodcat.service.handlers import install_handlers
 from prodcat.service.limits import BodySizeLimit
 from prodcat.service.settings import Settings, settings_from_env
@@ -43,15 +45,21 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Product categorization from title and description.",
         lifespan=_lifespan,
+        docs_url=None,  # install_docs serves /docs without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.served = None
     install_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.include_router(routes.health)
-    app.include_router(routes.api)
+    if settings.api_keys:
+        app.include_router(routes.api, dependencies=[Depends(require_api_key)], responses=routes.KEY_ERRORS)
+    else:
+        app.include_router(routes.api)
     app.include_router(routes.page)
     app.mount("/static", StaticFiles(directory=routes.STATIC_DIR), name="static")
+    install_docs(app)
     return app
 
 

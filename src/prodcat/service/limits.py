@@ -24,7 +24,8 @@ def body_too_large_message(max_body_bytes: int) -> str:
 
 class BodySizeLimit:
     """Answers 413 when a request body is over ``max_body_bytes``, judged from Content-Length and
-    while reading (for chunked bodies); otherwise hands the buffered body on unchanged."""
+    while reading (for chunked bodies); otherwise hands the buffered body on unchanged. A client that
+    leaves before its body is complete gets no answer (its request is not handled)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -38,7 +39,10 @@ class BodySizeLimit:
         if declared is not None and declared > self.max_body_bytes:
             await self._reject(scope, receive, send)
             return
-        body = await _read_body(receive, self.max_body_bytes)
+        try:
+            body = await _read_body(receive, self.max_body_bytes)
+        except _ClientLeft:
+            return
         if body is None:
             await self._reject(scope, receive, send)
             return
@@ -59,13 +63,17 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+class _ClientLeft(Exception):
+    """The client disconnected before sending its whole body."""
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body, or ``None`` as soon as it grows past ``limit`` bytes."""
     chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks)  # the client went away; the app will see the disconnect
+            raise _ClientLeft
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

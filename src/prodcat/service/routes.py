@@ -24,6 +24,7 @@ ERRORS = {
     422: {"model": ErrorResponse, "description": "Invalid JSON or fields, or over max_items / max_text_chars."},
     503: {"model": ErrorResponse, "description": "The model is still loading."},
 }
+KEY_ERRORS = {401: {"model": ErrorResponse, "description": "No API key, or not one of the service's (when it is started with keys)."}}
 
 health = APIRouter(tags=["health"])
 api = APIRouter(prefix="/v1", tags=["categorize"], responses=ERRORS)

@@ -1,4 +1,4 @@
-"""The service's settings: which model to serve and the request limits.
+"""The service's settings: which model to serve, the request limits and the API keys.
 
 ``prodcat serve`` builds them from its options; with several workers uvicorn imports the app itself,
 so the same settings travel through ``PRODCAT_*`` environment variables (``Settings.from_env``).
@@ -7,7 +7,7 @@ so the same settings travel through ``PRODCAT_*`` environment variables (``Setti
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,31 +17,43 @@ ENV_PREFIX = "PRODCAT_"
 DEFAULT_MAX_ITEMS = 256
 DEFAULT_MAX_TEXT_CHARS = 20_000
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+API_KEYS_ENV = ENV_PREFIX + "API_KEYS"
+DEFAULT_TIMEOUT_READ = 30.0  # the server's (prodcat.service.server), here to keep uvicorn out of prodcat --help
+DEFAULT_TIMEOUT_KEEP_ALIVE = 5
+DEFAULT_LIMIT_CONCURRENCY = 512
+MIN_API_KEY_CHARS = 16
 
 
 @dataclass(frozen=True)
 class Settings:
-    """``model`` is a directory made by ``prodcat train``; the limits bound one request."""
+    """``model`` is a directory made by ``prodcat train``; the limits bound one request; with
+    ``api_keys``, the API needs one of them (``prodcat.service.auth``)."""
 
     model: Path
     max_items: int = DEFAULT_MAX_ITEMS
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", Path(self.model))
+        object.__setattr__(self, "api_keys", tuple(self.api_keys))
         for name in ("max_items", "max_text_chars", "max_body_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProdcatError(f"the service setting {name} must be a positive whole number; got {value!r}")
+        for number, key in enumerate(self.api_keys, 1):
+            _check_api_key(key, number)
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``PRODCAT_*`` environment variables, for worker processes."""
-        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+        env = {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self) if f.name != "api_keys"}
+        return env | ({API_KEYS_ENV: ",".join(self.api_keys)} if self.api_keys else {})
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
-        """Settings from ``PRODCAT_MODEL``, ``PRODCAT_MAX_ITEMS``, ``PRODCAT_MAX_TEXT_CHARS``, ``PRODCAT_MAX_BODY_BYTES``."""
+        """Settings from ``PRODCAT_MODEL``, ``PRODCAT_MAX_ITEMS``, ``PRODCAT_MAX_TEXT_CHARS``,
+        ``PRODCAT_MAX_BODY_BYTES`` and ``PRODCAT_API_KEYS`` (comma-separated)."""
         environ = os.environ if environ is None else environ
         model = environ.get(ENV_PREFIX + "MODEL")
         if not model:
@@ -49,13 +61,25 @@ class Settings:
         limits = {}
         for f in fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())
-            if f.name == "model" or raw is None:
+            if f.name in ("model", "api_keys") or raw is None:
                 continue
             try:
                 limits[f.name] = int(raw)
             except ValueError:
                 raise ProdcatError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a whole number") from None
-        return cls(model=Path(model), **limits)
+        keys = tuple(key.strip() for key in environ.get(API_KEYS_ENV, "").split(",") if key.strip())
+        return cls(model=Path(model), api_keys=keys, **limits)
+
+
+def _check_api_key(key: str, number: int) -> None:
+    """A key travels in an HTTP header and, comma-separated, in ``PRODCAT_API_KEYS``."""
+    if not isinstance(key, str) or len(key) < MIN_API_KEY_CHARS:
+        raise ProdcatError(
+            f"API key {number} is shorter than {MIN_API_KEY_CHARS} characters; make keys long and random, "
+            f"e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    if not key.isascii() or not key.isprintable() or any(char in key for char in " ,"):
+        raise ProdcatError(f"API key {number} holds a space, a comma or a character outside printable ASCII; use letters, digits and -._~+/=")
 
 
 @lru_cache(maxsize=1)

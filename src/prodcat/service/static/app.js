@@ -5,6 +5,8 @@
 const $ = (id) => document.getElementById(id);
 const PATH_SEPARATOR = " > ";  // how prodcat joins the levels of a category path
 
+const KEY_STORAGE = "prodcat-api-key";  // sessionStorage: this tab only
+
 let levelThresholds = null;  // per tree level, from /v1/model (models of category paths only)
 
 function percent(value) {
@@ -21,9 +23,30 @@ function clearError() {
   $("error").textContent = "";
 }
 
+// fetch for the /v1 API, with the API key when one was given; a 401 makes the page ask for a key.
+async function apiFetch(path, options = {}) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  const headers = { ...(options.headers || {}), ...(key ? { Authorization: `Bearer ${key}` } : {}) };
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) {
+    $("key-form").hidden = false;
+    $("api-key").focus();
+  }
+  return response;
+}
+
+function useKey(event) {
+  event.preventDefault();
+  sessionStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
+  $("api-key").value = "";
+  $("key-form").hidden = true;
+  clearError();
+  loadModel();
+}
+
 async function loadModel() {
   try {
-    const response = await fetch("/v1/model");
+    const response = await apiFetch("/v1/model");
     const model = await response.json();
     if (!response.ok) throw new Error(model.detail || response.statusText);
     levelThresholds = model.level_thresholds || null;
@@ -146,7 +169,7 @@ async function categorize(event) {
       top_k: Number($("top-k").value),
       explain: $("explain").checked,
     };
-    const response = await fetch("/v1/categorize", {
+    const response = await apiFetch("/v1/categorize", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
@@ -163,4 +186,5 @@ async function categorize(event) {
 }
 
 $("product-form").addEventListener("submit", categorize);
+$("key-form").addEventListener("submit", useKey);
 loadModel();
