@@ -139,3 +139,25 @@ def test_http_explain_true_adds_the_explanation_and_the_page_asks_for_it(linear_
     assert answer[1]["explanation"] is None and answer[1]["category"] is None
     assert plain[0]["explanation"] is None
     assert 'explain: $("explain").checked' in page_script and "showExplanation(result.explanation" in page_script
+
+
+def test_the_page_shows_why_when_asked(linear_model_dir, linear):
+    from playwright.sync_api import expect
+    from test_page import CHROMIUM, CHROMIUM_ARGS, serving, sync_playwright
+
+    expected = linear.explain(HEADPHONES, top=5)
+    with serving(linear_model_dir) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.fill("#title", HEADPHONES)
+        page.click("#categorize")
+        expect(page.locator("#categories li").first).to_be_visible()
+        expect(page.locator("#explanation")).to_be_hidden()
+        page.check("#explain")
+        page.click("#categorize")
+        expect(page.locator("#explanation-title")).to_have_text(f"Why {expected.category}, not {expected.runner_up}")
+        terms = page.locator("#explanation-terms li")
+        expect(terms).to_have_count(len(expected.supporting) + len(expected.opposing))
+        expect(terms.first).to_have_text(f"{expected.supporting[0][0]} +{expected.supporting[0][1]:.3f}")
+        browser.close()
