@@ -317,3 +317,19 @@ def test_only_the_options_make_labels_paths(tmp_path):
     assert split.labels == ["Home > Garden", "Books", "Toys"] and split.label_paths
     levels = read_catalog(path, label_cols="category,sub", notify=lambda line: None)
     assert levels.labels[1:] == ["Books > Novels", "Toys"] and levels.label_paths
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_compressed_csv_header_detection_reads_the_decompressed_text(tmp_path, suffix):
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix]
+    path = tmp_path / f"catalog.csv{suffix}"
+    with opener(path, "wt", encoding="utf-8") as handle:
+        handle.write("Books,harry potter box set\nElectronics,usb cable\n")
+    assert read_catalog(path, notify=lambda line: None).labels == ["Books", "Electronics"]
+    with opener(path, "wt", encoding="utf-8") as handle:
+        handle.write("title,category\nusb cable,Electronics\nnovel,Books\n")
+    assert read_catalog(path, notify=lambda line: None).texts == ["usb cable", "novel"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,7 @@ _KNOWN_NAMES = {*_TEXT_NAMES, *_LABEL_NAMES, "id", "sku", "item_id", "product_id
                 "sub_category", "subcategory", "lvl1", "lvl2", "lvl3", "index"}
 # Label cells that mean "no label" (as pandas and spreadsheets write a missing value), in any case.
 MISSING_LABELS = frozenset({"nan", "-nan", "null", "none", "na", "n/a", "#n/a", "<na>"})
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
 _NAME = re.compile(r"[^\W\d][\w .\-/()#&]{0,39}")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -205,12 +207,15 @@ def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int])
     """
     names = {c.lower() for c in wanted if isinstance(c, str)}
     try:
-        with open(path, encoding=encoding, newline="") as handle, _large_csv_fields():
+        with _open_bytes(path) as raw, _large_csv_fields():
+            handle = io.TextIOWrapper(raw, encoding=encoding, newline="")
             rows = [row for row in islice(csv.reader(handle, delimiter="\t" if fmt == "tsv" else ","), 1000) if row]
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, encoding, exc) from None
     except csv.Error as exc:
         raise DataError(f"{path}: cannot parse as {fmt.upper()} ({_first_line(exc)}); check quoting or pass --format") from None
+    except (OSError, EOFError) as exc:  # a damaged .gz, .bz2, .xz or .zip
+        raise DataError(f"{path}: cannot read ({_first_line(exc)}); check the file") from None
     if not rows:
         return False, []
     first, below = rows[0], rows[1:]
@@ -303,8 +308,26 @@ def _encoding_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataE
     )
 
 
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed by its extension (``.gz``, ``.bz2``, ``.xz``, ``.zip`` of one file) as pandas does."""
+    import importlib
+
+    suffix = path.suffix.lower()
+    if suffix in _COMPRESSIONS:
+        return importlib.import_module(_COMPRESSIONS[suffix]).open(path, "rb")
+    if suffix == ".zip":
+        import zipfile
+
+        try:
+            archive = zipfile.ZipFile(path)
+            return archive.open(archive.namelist()[0])
+        except (zipfile.BadZipFile, IndexError):
+            raise OSError("not a zip file of one catalog file") from None
+    return open(path, "rb")
+
+
 def _line_of_bad_bytes(path: Path, encoding: str) -> int | None:
-    with open(path, "rb") as handle:
+    with _open_bytes(path) as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 raw.decode(encoding)
