@@ -316,3 +316,17 @@ def test_train_skips_missing_labels_and_a_label_with_an_arrow_stays_flat(capsys,
     code, _, err = run_cli(capsys, "predict", "-m", model, "-i", source, "-o", target, "-q")
     assert code == 0, err
     assert not [c for c in pd.read_csv(target, dtype=str).columns if c.endswith("depth")]  # a flat model: no tree columns
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_directory_is_one_line_exit_2(capsys, linear_model_dir, tmp_path):
+    source, locked = tmp_path / "catalog.csv", tmp_path / "locked"
+    write_catalog(source)
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", locked / "out.csv", "--header", "-q")
+    finally:
+        locked.chmod(0o755)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"cannot write in {locked} (Permission denied); choose another --output" in err
