@@ -43,7 +43,6 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "header": _write(folder / "header.csv", [("category", "text"), *rows]),
         "empty": _write(folder / "empty.csv", []),
         "one_label": _write(folder / "one_label.csv", [row for row in rows if row[0] == rows[0][0]]),
-        "single": _write(folder / "single.csv", [*rows, ("Toys", "LEGO Classic brick box, 500 pieces")]),
         "latin": latin,
         "not_a_model": folder / "not_a_model",
         "folder": folder,
@@ -58,7 +57,7 @@ def _cases(f: dict[str, Path]) -> dict[str, tuple[list[str], list[str]]]:
         "unknown column": ([*TRAIN, str(f["header"]), "--text-col", "titel", "-o", out], ["header.csv", "--text-col 'titel'", "'text'"]),
         "empty file": ([*TRAIN, str(f["empty"]), "-o", out], ["empty.csv", "empty"]),
         "one label": ([*TRAIN, str(f["one_label"]), "-o", out], ["one_label.csv", "only one label"]),
-        "single-row label": ([*TRAIN, str(f["single"]), "-o", out], ["single.csv", "'Toys'", "row 151", "--drop-rare-labels"]),
+        "too few calibration folds": ([*TRAIN, str(f["good"]), "--calibration-folds", "1", "-o", out], ["--calibration-folds", "at least 2"]),
         "non-utf8": ([*TRAIN, str(f["latin"]), "-o", out], ["latin.csv", "line 8", "--encoding"]),
         "predict not a model": (["predict", "--model", str(f["not_a_model"]), "a cotton shirt"], ["not_a_model", "not a prodcat model"]),
         "evaluate not a model": (["evaluate", str(f["good"]), "--model", str(f["not_a_model"]), "-r", out], ["not_a_model", "not a prodcat model"]),
@@ -86,7 +85,7 @@ def results(files) -> dict[str, subprocess.CompletedProcess]:
 
 
 USER_ERRORS = [
-    "missing file", "unknown column", "empty file", "one label", "single-row label", "non-utf8", "predict not a model",
+    "missing file", "unknown column", "empty file", "one label", "too few calibration folds", "non-utf8", "predict not a model",
     "evaluate not a model", "bad param", "bad JSON param", "unknown encoder", "inspect unknown column",
 ]
 

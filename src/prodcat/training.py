@@ -120,6 +120,8 @@ def train(
     With ``out``, the model is saved there and the report written to ``report_dir`` (default
     ``out/report``).
     """
+    if calibration_folds is not None and calibration_folds < 2:
+        raise DataError(f"--calibration-folds must be at least 2; got {calibration_folds}")
     if family in STREAMING_FAMILIES and not isinstance(data, Catalog):  # a file larger than memory: read in chunks
         from prodcat.stream_training import train_streaming
 
@@ -132,8 +134,6 @@ def train(
     )
     if catalog.labels is None:
         raise DataError(f"{catalog.source}: has no label column; pass --label-col NAME")
-    if calibration_folds is not None and calibration_folds < 2:
-        raise DataError(f"--calibration-folds must be at least 2; got {calibration_folds}")
     keep, skipped = clean_rows(catalog, drop_rare_labels=drop_rare_labels)
     texts = [catalog.texts[i] for i in keep]
     labels = [catalog.labels[i] for i in keep]
