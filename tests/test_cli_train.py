@@ -62,10 +62,14 @@ def test_train_lstm_writes_tensorboard_logs_and_epoch_plots(small_catalog_file, 
 
 def test_random_split_report_says_it_leaks(small_catalog_file, tmp_path):
     out = tmp_path / "random"
-    trained = prodcat("train", small_catalog_file, "--out", out, "--family", "linear", "--split", "random")
+    trained = prodcat("train", small_catalog_file, "--out", out, "--family", "linear", "--split", "random", "--no-refit")
     assert trained.returncode == 0, trained.stderr
     assert "LEAKS" in trained.stdout
     assert "This split leaks" in (out / "report" / "report.md").read_text()
+    # --no-refit ships the evaluated model, calibrated on the validation split, as before the refit existed
+    assert "shipped model: the evaluated one" in trained.stdout and "refit on all" not in (out / "report" / "report.md").read_text()
+    manifest = json.loads((out / "prodcat.json").read_text())
+    assert manifest["training"]["refit"] is None and manifest["calibration"]["method"].startswith("temperature scaling on the validation split")
 
 
 def test_lstm_settings_refused_for_other_families(small_catalog_file, tmp_path):
