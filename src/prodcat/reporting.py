@@ -119,8 +119,8 @@ def markdown(metrics: dict, context: dict) -> str:
         rows = fitted.get("rows", "the validation rows")  # a model saved before calibration said which rows
         before, after = fitted.get("ece_before", fitted.get("validation_ece_before")), fitted.get("ece_after", fitted.get("validation_ece_after"))
         lines.append(
-            f"- Calibration: {fitted['method']} (temperature {fitted['temperature']:.3f}); expected calibration error on "
-            f"{rows} {before:.4f} before, {after:.4f} after"
+            f"- Calibration: temperature scaling (temperature {fitted['temperature']:.3f}) on {rows}; expected calibration "
+            f"error there {before:.4f} before, {after:.4f} after"
         )
     ece = metrics["calibration"]["ece"]
     lines.append(f"- Expected calibration error on these rows: {ece:.4f}" if ece is not None else "- Expected calibration error on these rows: n/a")
