@@ -174,3 +174,10 @@ def test_labels_with_one_or_two_rows_are_learned_not_tested(grocery_file, tmp_pa
 def test_calibration_folds_below_two_are_refused(grocery_file):
     with pytest.raises(DataError, match="--calibration-folds must be at least 2"):
         _train(grocery_file, calibration_folds=1)
+
+
+def test_a_catalog_with_nothing_to_test_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "tiny.csv"
+    path.write_text("text,label\nred apple,Fruit\ngreen apple,Fruit\nbanana,Fruit\nclaw hammer,Tools\nhand saw,Tools\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"tiny\.csv: only 3 rows belong to labels with more than 2 rows"):
+        train(path, text_cols="text", label_cols="label", family="linear", log_dir=None, verbose=0)

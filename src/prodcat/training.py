@@ -70,7 +70,7 @@ def clean_rows(catalog: Catalog, *, drop_rare_labels: bool = False) -> tuple[lis
     return keep, dict(skipped)
 
 
-def split_rows(texts: list[str], labels: list[str], **split) -> tuple[Split, list[str]]:
+def split_rows(texts: list[str], labels: list[str], source: str = "the catalog", **split) -> tuple[Split, list[str]]:
     """``split_catalog`` of the rows whose label has more than ``RARE_ROWS`` rows; the rows of the
     other labels join the training part (learned, not tested). Returns the split and those labels."""
     counts = Counter(labels)
@@ -80,7 +80,7 @@ def split_rows(texts: list[str], labels: list[str], **split) -> tuple[Split, lis
     tested = np.array([i for i, label in enumerate(labels) if counts[label] > RARE_ROWS], dtype=np.int64)
     rare = np.array([i for i, label in enumerate(labels) if counts[label] <= RARE_ROWS], dtype=np.int64)
     if len({labels[i] for i in tested}) < 2:
-        raise DataError(f"only {len(tested)} rows belong to labels with more than {RARE_ROWS} rows; "
+        raise DataError(f"{source}: only {len(tested)} rows belong to labels with more than {RARE_ROWS} rows; "
                         "give at least 3 rows for each of 2 or more labels so that something can be tested")
     parts = split_catalog([texts[i] for i in tested], [labels[i] for i in tested], **split)
     info = {**parts.info, "input_rows": len(texts), "rows_of_untested_labels": int(len(rare))}
@@ -137,7 +137,7 @@ def train(
     keep, skipped = clean_rows(catalog, drop_rare_labels=drop_rare_labels)
     texts = [catalog.texts[i] for i in keep]
     labels = [catalog.labels[i] for i in keep]
-    parts, untested = split_rows(texts, labels, strategy=split, seed=seed, test_size=test_size, validation_size=validation_size)
+    parts, untested = split_rows(texts, labels, str(catalog.source), strategy=split, seed=seed, test_size=test_size, validation_size=validation_size)
     pick = lambda rows, values: [values[i] for i in rows]  # noqa: E731
     evaluated = Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision, seed=seed)
     evaluated.fit(
