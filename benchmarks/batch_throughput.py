@@ -49,11 +49,11 @@ def run_predict(model: Path, catalog: Path, output: Path, chunk_rows: int) -> di
 def check_output(output: Path, rows: int) -> None:
     """The output must have exactly ``rows`` rows, ``id`` 0..rows-1 in order, each with a category or a reason."""
     expected = 0
-    for chunk in pd.read_csv(output, usecols=["id", "category", "reason"], dtype=str, keep_default_na=False, chunksize=100_000):
+    for chunk in pd.read_csv(output, usecols=["id", "predicted_category", "predicted_reason"], dtype=str, keep_default_na=False, chunksize=100_000):
         ids = chunk["id"].astype(int).tolist()
         if ids != list(range(expected, expected + len(ids))):
             raise SystemExit(f"{output}: rows out of order near id {expected}")
-        if ((chunk["category"] == "") & (chunk["reason"] == "")).any():
+        if ((chunk["predicted_category"] == "") & (chunk["predicted_reason"] == "")).any():
             raise SystemExit(f"{output}: a row near id {expected} has neither a category nor a reason")
         expected += len(ids)
     if expected != rows:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import NORMALIZED, SAMPLE
-from prodcat.batch import predict_file, predict_frame, predict_texts, prediction_columns
+from prodcat.batch import PREFIX, predict_file, predict_frame, predict_texts, prediction_columns
 from prodcat.categorizer import EMPTY_TEXT_REASON, Categorizer
 from prodcat.errors import DataError
 
@@ -33,6 +33,11 @@ def catalog_frame(rows: int = 40) -> pd.DataFrame:
     for offset, quirk in enumerate(QUIRKS):
         texts.insert(3 + 5 * offset, quirk)
     return pd.DataFrame({"id": [str(i) for i in range(len(texts))], "brand": "acme, inc.", "text": texts})
+
+
+def bare(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the prediction columns' prefix taken off their names."""
+    return frame.rename(columns=lambda name: name.removeprefix(PREFIX))
 
 
 def _reference(path) -> pd.DataFrame:
@@ -106,7 +111,7 @@ def test_predict_frame_adds_columns_in_order_and_keeps_every_row(linear):
     assert list(result.columns) == ["id", "brand", "text", *prediction_columns(3, needs_review=review)]
     assert result["id"].tolist() == frame["id"].tolist()
     expected = linear.categorize(frame["text"].tolist(), top_k=3)
-    for row, prediction in zip(result.itertuples(index=False), expected):
+    for row, prediction in zip(bare(result).itertuples(index=False), expected):
         if prediction.category is None:
             assert blank(row.category) and blank(row.confidence) and row.reason == EMPTY_TEXT_REASON
             continue
@@ -119,7 +124,7 @@ def test_predict_frame_adds_columns_in_order_and_keeps_every_row(linear):
 
 def test_predict_frame_empty_texts_get_a_reason_not_a_category(linear):
     frame = catalog_frame()
-    result = predict_frame(linear, frame)  # finds the 'text' column by its name
+    result = bare(predict_frame(linear, frame))  # finds the 'text' column by its name
     empty = frame["text"].str.strip() == ""
     assert empty.sum() == 2
     assert result.loc[empty, "category"].map(blank).all()
@@ -131,7 +136,7 @@ def test_predict_frame_joins_several_text_columns(linear):
     frame = pd.DataFrame({"title": ["sony headphones", "cotton"], "description": ["wireless bluetooth", "kurta for women"]})
     result = predict_frame(linear, frame, ["title", "description"])
     joined = [f"{t} \n {d}" for t, d in zip(frame["title"], frame["description"])]
-    assert result["category"].tolist() == linear.predict(joined)
+    assert result["predicted_category"].tolist() == linear.predict(joined)
 
 
 def test_predict_frame_names_a_missing_text_column(linear):
@@ -141,10 +146,14 @@ def test_predict_frame_names_a_missing_text_column(linear):
         predict_frame(linear, pd.DataFrame({"sku": ["a1"], "price": ["3"]}))
 
 
-def test_predict_frame_refuses_an_input_column_named_like_an_output_column(linear):
-    frame = catalog_frame().rename(columns={"brand": "confidence"})
-    with pytest.raises(DataError, match=r"input column 'confidence'.*--keep id,text"):
+def test_predict_frame_keeps_input_columns_named_like_a_prediction_and_refuses_a_clash(linear):
+    labelled = catalog_frame().rename(columns={"brand": "category"}).assign(confidence="high")
+    result = predict_frame(linear, labelled)
+    assert list(result.columns[:4]) == ["id", "category", "text", "confidence"] and result["category"].eq("acme, inc.").all()
+    frame = catalog_frame().rename(columns={"brand": "predicted_confidence"})
+    with pytest.raises(DataError, match=r"input column 'predicted_confidence'.*--prefix predicted_new_"):
         predict_frame(linear, frame)
+    assert "mine_category" in predict_frame(linear, frame, prefix="mine_").columns
 
 
 # -- predict_file -------------------------------------------------------------------------------
@@ -155,7 +164,7 @@ def test_predict_file_every_format_in_and_out_in_order(linear, tmp_path, in_fmt,
     source, target = tmp_path / f"in.{in_fmt}", tmp_path / f"out.{out_fmt}"
     write_catalog(frame, source, in_fmt)
     summary = predict_file(linear, source, target, text_cols="text", chunk_rows=7, top_k=2)
-    result = read_output(target, out_fmt)
+    result = bare(read_output(target, out_fmt))
     texts = frame["text"].str.replace(r"[\t\r\n]+", " ", regex=True) if in_fmt == "tsv" else frame["text"]
     expected = linear.categorize(texts.tolist(), top_k=2)
     assert summary["rows"] == len(frame) == len(result)
@@ -173,7 +182,7 @@ def test_predict_file_parquet_has_a_fixed_schema(linear, tmp_path):
     write_catalog(catalog_frame(), source, "csv")
     predict_file(linear, source, target, chunk_rows=7, top_k=2)
     schema = pq.read_schema(target)
-    numeric = {"confidence": pa.float64(), "confidence_2": pa.float64(), "needs_review": pa.bool_()}
+    numeric = {PREFIX + "confidence": pa.float64(), PREFIX + "confidence_2": pa.float64(), PREFIX + "needs_review": pa.bool_()}
     assert {f.name: f.type for f in schema} == {
         name: numeric.get(name, pa.string()) for name in ["id", "brand", "text", *prediction_columns(2)]
     }
@@ -255,7 +264,7 @@ def test_predict_file_with_the_lstm_family(lstm_model_dir, tmp_path):
     source, target = tmp_path / "in.csv", tmp_path / "out.jsonl"
     write_catalog(frame, source, "csv")
     predict_file(lstm, source, target, chunk_rows=7, top_k=2)
-    result = read_output(target, "jsonl")
+    result = bare(read_output(target, "jsonl"))
     expected = lstm.categorize(frame["text"].tolist(), top_k=2)
     assert result["id"].astype(int).tolist() == list(range(len(frame)))
     assert [None if blank(c) else c for c in result["category"]] == [p.category for p in expected]
@@ -275,24 +284,30 @@ def test_predict_file_with_category_paths_adds_depth_and_path(tmp_path):
     frame = pd.DataFrame({"id": [str(i) for i in range(42)], "text": unseen_texts()[:40] + ["", "   "]})
     expected = tree_model.categorize(frame["text"].tolist(), top_k=2)
     columns = prediction_columns(2, hierarchical=True)
-    assert columns[:5] == ["category", "depth", "path", "confidence", "needs_review"]
+    assert columns == [PREFIX + name for name in ("category", "confidence", "needs_review", "depth", "path", "path_confidence",
+                                                  "leaf", "leaf_confidence", "path_2", "confidence_2", "reason")]
     assert list(predict_frame(tree_model, frame, top_k=2).columns) == ["id", "text", *columns]
     write_catalog(frame, tmp_path / "in.csv", "csv")
     for fmt in ("csv", "jsonl", "parquet"):
         target = tmp_path / f"out.{fmt}"
         predict_file(tree_model, tmp_path / "in.csv", target, chunk_rows=9, top_k=2)
         if fmt == "parquet":
-            assert pq.read_schema(target).field("depth").type == pa.int64()
+            assert pq.read_schema(target).field(PREFIX + "depth").type == pa.int64()
+            assert pq.read_schema(target).field(PREFIX + "leaf_confidence").type == pa.float64()
             rows = pq.read_table(target).to_pylist()
         elif fmt == "jsonl":
             rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
         else:
-            rows = [{**r, "depth": int(r["depth"]) if r["depth"] else None, "path": r["path"] or None}
-                    for r in read_output(target, "csv").to_dict("records")]
+            rows = [{key: None if blank(value) else value for key, value in r.items()} for r in read_output(target, "csv").to_dict("records")]
+            rows = [{**r, PREFIX + "depth": None if r[PREFIX + "depth"] is None else int(r[PREFIX + "depth"])} for r in rows]
         assert list(rows[0]) == ["id", "text", *columns]
+        rows = [{key.removeprefix(PREFIX): value for key, value in r.items()} for r in rows]
         assert [r["depth"] for r in rows] == [p.depth for p in expected]
         assert [r["path"] for r in rows] == [p.path[-1] if p.path else None for p in expected]
-        assert [r["category"] or None for r in rows] == [p.category for p in expected]
+        assert [r["leaf"] for r in rows] == [p.path[-1].split(" > ")[-1] if p.path else None for p in expected]
+        assert [r["path_confidence"] for r in rows] == [" > ".join(f"{c:.4f}" for c in p.path_confidence) if p.path else None for p in expected]
+        assert [r["category"] for r in rows] == [p.category if p.depth else None for p in expected]  # depth 0: none trusted
+        assert [r["path_2"] for r in rows] == [p.top_k[1][0] if p.top_k else None for p in expected]
     assert {p.depth for p in expected[:40]} & {0, 1, 2} and [p.depth for p in expected[40:]] == [None, None]
 
 

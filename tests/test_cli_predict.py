@@ -50,7 +50,7 @@ def files_in(directory) -> list[str]:
 
 
 def test_single_text_mode_still_works(capsys, linear_model_dir):
-    code, out, _ = run_cli(capsys, "predict", "--model", linear_model_dir, "sony wireless headphones", "", "-k", "1")
+    code, out, _ = run_cli(capsys, "predict", "--model", linear_model_dir, "sony wireless headphones", "", "-k", "2")
     lines = out.splitlines()
     assert code == 0
     assert lines[0].split("\t")[0] in Categorizer.load(linear_model_dir).labels
@@ -63,7 +63,7 @@ def test_csv_to_parquet_with_top_k_and_small_chunks(capsys, linear_model_dir, tm
     source, target = tmp_path / "catalog.csv", tmp_path / "out" / "predictions.parquet"
     frame = write_catalog(source)
     code, out, err = run_cli(
-        capsys, "predict", "-m", linear_model_dir, "--input", source, "--output", target, "--top-k", "2", "--chunk-rows", "7"
+        capsys, "predict", "-m", linear_model_dir, "--input", source, "--output", target, "--top-k", "3", "--chunk-rows", "7"
     )
     assert code == 0, err
     result = pq.read_table(target).to_pandas()
@@ -71,11 +71,12 @@ def test_csv_to_parquet_with_top_k_and_small_chunks(capsys, linear_model_dir, tm
     expected = categorizer.categorize(frame["title"].tolist(), top_k=3)
     assert result["id"].tolist() == frame["id"].tolist()
     assert result["title"].tolist() == frame["title"].tolist()
-    assert values(result["category"]) == [p.category for p in expected]
-    assert values(result["category_3"]) == [p.top_k[2][0] if p.top_k else None for p in expected]
-    assert values(result["reason"]) == [p.reason for p in expected]
-    assert f"wrote {len(frame)} rows to {target}, 1 without usable text" in out
-    assert "rows/s" in err  # the progress display is on stderr
+    assert values(result["predicted_category"]) == [p.category for p in expected]
+    assert values(result["predicted_category_3"]) == [p.top_k[2][0] if p.top_k else None for p in expected]
+    assert "predicted_category_4" not in result.columns  # --top-k 3: three categories in all
+    assert values(result["predicted_reason"]) == [p.reason for p in expected]
+    assert f"wrote {len(frame)} rows to {target}, 1 without usable text" in out and "rows/s)" in out
+    assert "rows/s" not in err  # not a terminal: no progress frames on stderr
 
 
 def test_jsonl_to_csv_with_keep_and_quiet(capsys, linear_model_dir, tmp_path):
@@ -86,8 +87,8 @@ def test_jsonl_to_csv_with_keep_and_quiet(capsys, linear_model_dir, tmp_path):
     )
     assert code == 0 and err == ""
     result = pd.read_csv(target, dtype=str, keep_default_na=False)
-    assert list(result.columns[:3]) == ["id", "category", "confidence"]
-    assert "title" not in result.columns and result.columns[-1] == "reason"
+    assert list(result.columns[:3]) == ["id", "predicted_category", "predicted_confidence"]
+    assert "title" not in result.columns and result.columns[-1] == "predicted_reason"
     assert result["id"].tolist() == frame["id"].tolist()
 
 
@@ -246,7 +247,7 @@ def test_stdin_to_stdout(linear_model_dir, tmp_path):
     from io import StringIO
 
     result = pd.read_csv(StringIO(done.stdout), dtype=str, keep_default_na=False)
-    assert result["id"].tolist() == frame["id"].tolist() and "category" in result.columns
+    assert result["id"].tolist() == frame["id"].tolist() and "predicted_category" in result.columns
     assert f"read {len(frame)} rows after the header row from stdin; wrote {len(frame)} rows to stdout" in done.stderr
     assert files_in(tmp_path) == ["catalog.csv"]
 

@@ -47,54 +47,64 @@ def predict_texts(
         yield from categorizer.categorize(batch, top_k=top_k)
 
 
-def prediction_columns(top_k: int = 1, *, needs_review: bool = True, hierarchical: bool = False) -> list[str]:
-    """The columns prediction adds to each row, in order.
+PREFIX = "predicted_"  # of every prediction column, so that none has the name of an input column
 
-    A model of category paths (``hierarchical``) adds ``depth`` (the deepest level confident enough;
-    ``category`` is the node at that level) and ``path`` (the full decoded path, down to a leaf).
+
+def prediction_columns(top_k: int = 1, *, needs_review: bool = True, hierarchical: bool = False, prefix: str = PREFIX) -> list[str]:
+    """The columns prediction adds to each row, in order, each name starting with ``prefix``.
+
+    ``category`` and ``confidence``, ``needs_review`` (for a model with a review threshold), then
+    ``category_2``/``confidence_2`` up to ``top_k`` categories in total, and ``reason`` (why a row
+    has no category). A model of category paths (``hierarchical``) gives ``category`` as the deepest
+    node confident enough (empty when not even the top level is, ``depth`` 0), then ``depth``,
+    ``path`` (the decoded path down to a leaf), ``path_confidence`` (each level's confidence, joined
+    like the path), ``leaf`` and ``leaf_confidence``; its runners-up are full paths (``path_2``).
     """
-    columns = ["category"] + (["depth", "path"] if hierarchical else []) + ["confidence"] + (["needs_review"] if needs_review else [])
+    columns = ["category", "confidence"] + (["needs_review"] if needs_review else [])
+    if hierarchical:
+        columns += ["depth", "path", "path_confidence", "leaf", "leaf_confidence"]
+    runner_up = "path" if hierarchical else "category"
     for rank in range(2, top_k + 1):
-        columns += [f"category_{rank}", f"confidence_{rank}"]
-    return columns + ["reason"]
+        columns += [f"{runner_up}_{rank}", f"confidence_{rank}"]
+    return [prefix + column for column in columns + ["reason"]]
 
 
 def predict_frame(
-    categorizer: Categorizer, frame: pd.DataFrame, text_cols: Sequence[str | int] | str | None = None, *, top_k: int = 1
+    categorizer: Categorizer, frame: pd.DataFrame, text_cols: Sequence[str | int] | str | None = None, *, top_k: int = 1,
+    prefix: str = PREFIX,
 ) -> pd.DataFrame:
     """``frame``'s columns (names as strings) followed by the prediction columns, one row per row.
 
     ``text_cols`` picks the text columns as in ``read_catalog`` (names or positions, joined in
-    order; by default ``text``/``title`` (+ ``description``) and the like).
+    order; by default ``text``/``title`` (+ ``description``) and the like). The prediction columns
+    are those of ``prediction_columns``, named with ``prefix``.
     """
     texts = reading.texts_from_frame(frame, text_cols)
-    return _with_predictions(categorizer, frame, texts, top_k)
+    return _with_predictions(categorizer, frame, texts, top_k, prefix)
 
 
-def _with_predictions(categorizer: Categorizer, frame: pd.DataFrame, texts: list[str], top_k: int) -> pd.DataFrame:
+def _with_predictions(categorizer: Categorizer, frame: pd.DataFrame, texts: list[str], top_k: int, prefix: str = PREFIX) -> pd.DataFrame:
     """The rows of ``frame`` with the predictions of ``texts`` (one per row) appended as columns."""
     kept = frame.reset_index(drop=True)
     kept.columns = [str(c) for c in kept.columns]
     needs_review, hierarchical = categorizer.threshold_ is not None, _is_hierarchical(categorizer)
-    columns = prediction_columns(top_k, needs_review=needs_review, hierarchical=hierarchical)
+    columns = prediction_columns(top_k, needs_review=needs_review, hierarchical=hierarchical, prefix=prefix)
     clashes = [c for c in kept.columns if c in columns]
     if clashes:
-        others = ",".join(c for c in kept.columns if c not in columns) or "''"
-        raise DataError(
-            f"input column {clashes[0]!r} has the name of a prediction column; copy only other columns, e.g. --keep {others}"
-        )
+        raise DataError(f"input column {clashes[0]!r} has the name of a prediction column; name the prediction columns "
+                        f"otherwise with --prefix, e.g. --prefix {prefix or 'predicted_'}new_")
     predictions = categorizer.categorize(texts, top_k=top_k)
-    added = pd.DataFrame(
-        {
-            "category": [p.category for p in predictions],
-            **(_path_columns(predictions) if hierarchical else {}),
-            "confidence": pd.array([p.confidence for p in predictions], dtype="float64"),
-            **({"needs_review": [p.needs_review for p in predictions]} if needs_review else {}),
-            **_runner_up_columns(predictions, top_k),
-            "reason": [p.reason for p in predictions],
-        },
-        columns=columns,
-    )
+    added = {
+        "category": [p.category if p.depth != 0 else None for p in predictions],
+        "confidence": pd.array([p.confidence if p.depth != 0 else None for p in predictions], dtype="float64"),
+        **({"needs_review": [p.needs_review for p in predictions]} if needs_review else {}),
+        **(_path_columns(predictions) if hierarchical else {}),
+        **_runner_up_columns(predictions, top_k, "path" if hierarchical else "category"),
+        "reason": [p.reason for p in predictions],
+    }
+    added = pd.DataFrame({prefix + name: values for name, values in added.items()}, columns=columns)
+    typed = typed_columns(columns, prefix)  # the others hold text, even when empty (no row, or no category)
+    added = added.astype({c: object for c in columns if c not in typed and added[c].dtype != object})
     return pd.concat([kept, added], axis=1)
 
 
@@ -103,18 +113,25 @@ def _is_hierarchical(categorizer: Categorizer) -> bool:
 
 
 def _path_columns(predictions: list[Prediction]) -> dict:
-    """``depth`` (nullable integers) and ``path`` (the last prefix of the decoded path) of each prediction."""
+    """``depth`` (nullable integers), the decoded ``path`` down to a leaf and each level's confidence
+    (joined like the path), the ``leaf``'s own name and its confidence."""
+    from prodcat.data.reading import PATH_SEPARATOR
+
+    paths = [p.path or [] for p in predictions]
     return {
         "depth": pd.array([p.depth for p in predictions], dtype="Int64"),
-        "path": [p.path[-1] if p.path else None for p in predictions],
+        "path": [path[-1] if path else None for path in paths],
+        "path_confidence": [PATH_SEPARATOR.join(f"{c:.4f}" for c in p.path_confidence) if p.path_confidence else None for p in predictions],
+        "leaf": [path[-1].split(PATH_SEPARATOR)[-1] if path else None for path in paths],
+        "leaf_confidence": pd.array([p.path_confidence[-1] if p.path_confidence else None for p in predictions], dtype="float64"),
     }
 
 
-def _runner_up_columns(predictions: list[Prediction], top_k: int) -> dict[str, list]:
+def _runner_up_columns(predictions: list[Prediction], top_k: int, name: str = "category") -> dict[str, list]:
     columns = {}
     for rank in range(2, top_k + 1):
         ranked = [p.top_k[rank - 1] if len(p.top_k) >= rank else (None, None) for p in predictions]
-        columns[f"category_{rank}"] = [category for category, _ in ranked]
+        columns[f"{name}_{rank}"] = [category for category, _ in ranked]
         columns[f"confidence_{rank}"] = pd.array([confidence for _, confidence in ranked], dtype="float64")
     return columns
 
@@ -134,6 +151,7 @@ def predict_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
     notify: Callable[[str], None] | None = None,
+    prefix: str = PREFIX,
 ) -> dict:
     """Categorize every row of the catalog ``input`` into ``output``, streaming ``chunk_rows`` at a time.
 
@@ -143,7 +161,9 @@ def predict_file(
     otherwise). ``progress(n)`` is called after each chunk with the rows just written;
     ``notify(line)`` gets what the user should know (header detection, stale partial files; default:
     stderr). Returns a summary: rows read (``rows_in``) and written (``rows``), whether row 1 was a
-    header, rows with a reason, seconds.
+    header, rows with a reason, seconds; and when the input has the model's label column(s), their
+    name (``label_column``), the rows with a label and those predicted right (``labelled_rows``,
+    ``correct``). The prediction columns are named with ``prefix``.
     """
     input, to_stdout = Path(input), str(output) == STDOUT
     output = Path(output)
@@ -158,7 +178,8 @@ def predict_file(
     keep = reading.column_list(keep) if isinstance(keep, str) else keep
     started, rows_in, rows, with_reason, had_header = time.perf_counter(), 0, 0, 0, False
     chunks = iter_catalog_chunks(input, text_cols=text_cols, fmt=fmt, header=header, encoding=encoding, chunk_rows=chunk_rows, notify=notify)
-    typed = _typed_columns(prediction_columns(top_k, hierarchical=_is_hierarchical(categorizer)))
+    typed = typed_columns(prediction_columns(top_k, hierarchical=_is_hierarchical(categorizer), prefix=prefix), prefix)
+    scoring = LabelScore(categorizer)
     with _output_target(output, to_stdout, notify) as target, _writer(output_fmt, target, typed) as write:
         columns = None
         for chunk in chunks:
@@ -166,17 +187,56 @@ def predict_file(
             had_header = chunk.header is not None
             frame = _aligned(chunk, keep, columns)
             columns = list(frame.columns)
-            table = _with_predictions(categorizer, frame, chunk.texts, top_k)
+            table = _with_predictions(categorizer, frame, chunk.texts, top_k, prefix)
+            scoring.add(chunk, table, prefix)
             write(table)
             rows += len(table)
-            with_reason += int(table["reason"].notna().sum())
+            with_reason += int(table[prefix + "reason"].notna().sum())
             if progress is not None:
                 progress(len(table))
         if rows != rows_in:  # never expected: stop before the output appears
             raise DataError(f"{input}: read {rows_in} rows but produced {rows}; nothing was written")
     seconds = time.perf_counter() - started
     return {"input": str(input), "output": str(output), "rows_in": rows_in, "rows": rows, "header": had_header,
-            "rows_with_reason": with_reason, "seconds": seconds}
+            "rows_with_reason": with_reason, "seconds": seconds, **scoring.summary()}
+
+
+class LabelScore:
+    """Accuracy on the input's copy of the model's label column(s), when it has them (by name; by
+    position only in a file without a header, as the model was trained on)."""
+
+    def __init__(self, categorizer: Categorizer):
+        training = categorizer.metadata.get("training") or {}
+        self.columns = [str(c) for c in training.get("label_columns") or []]
+        self.known = set(categorizer.labels)
+        self.labelled = self.correct = self.unknown = 0
+        self.found: list | None = None
+
+    def add(self, chunk: reading.Catalog, table: pd.DataFrame, prefix: str) -> None:
+        frame = chunk.frame
+        if self.found is None:
+            by_name = [c for c in self.columns if c in [str(name) for name in frame.columns]]
+            by_position = chunk.header is None and all(c.isdigit() and int(c) < frame.shape[1] for c in self.columns)
+            self.found = by_name if self.columns and len(by_name) == len(self.columns) else (
+                [frame.columns[int(c)] for c in self.columns] if self.columns and by_position else [])
+        if not self.found:
+            return
+        from prodcat.data.reading import PATH_SEPARATOR
+
+        parts = frame[[c for c in frame.columns if str(c) in map(str, self.found)]].fillna("").astype(str)
+        truths = parts.apply(lambda row: PATH_SEPARATOR.join(v.strip() for v in row if v.strip()), axis=1).tolist()
+        predicted = table[prefix + ("path" if prefix + "path" in table.columns else "category")].tolist()
+        for truth, guess in zip(truths, predicted):
+            if truth:
+                self.labelled += 1
+                self.correct += truth == guess
+                self.unknown += truth not in self.known
+
+    def summary(self) -> dict:
+        if not self.found:
+            return {}
+        return {"label_column": ",".join(map(str, self.found)), "labelled_rows": self.labelled,
+                "correct": self.correct, "rows_with_unknown_labels": self.unknown}
 
 
 def _output_format(output: Path, output_fmt: str | None) -> str:
@@ -322,10 +382,12 @@ def _write_jsonl(frame: pd.DataFrame, handle) -> None:
     handle.writelines(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records)
 
 
-def _typed_columns(columns: list[str]) -> dict[str, str]:
-    """The prediction columns that are not strings: name → ``"float"``, ``"bool"`` or ``"int"``."""
+def typed_columns(columns: list[str], prefix: str = PREFIX) -> dict[str, str]:
+    """The prediction columns (of ``prediction_columns``) that are not strings: name → ``"float"``,
+    ``"bool"`` or ``"int"``."""
     kinds = {"needs_review": "bool", "depth": "int"}
-    return {c: kinds.get(c, "float") for c in columns if c in kinds or c.startswith("confidence")}
+    bare = {c: c[len(prefix):] for c in columns}
+    return {c: kinds.get(b, "float") for c, b in bare.items() if b in kinds or b.startswith("confidence") or b == "leaf_confidence"}
 
 
 def _parquet_writer(path, typed: dict[str, str]) -> Iterator[Callable[[pd.DataFrame], None]]:

@@ -17,7 +17,7 @@ EXPLAINED_TERMS = 5  # terms shown on each side by --explain
 def predict_command(
     texts: Annotated[Optional[list[str]], typer.Argument(help="Product texts (title and description).", show_default=False)] = None,
     model: ModelDir = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=0, help="Also show the next K categories.")] = 0,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many categories to show (or write) per product, best first.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of text.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help=f"Also show the {EXPLAINED_TERMS} words and n-grams that pushed each text most towards its category and towards the runner-up.")] = False,
     input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Catalog file to categorize row by row (CSV, TSV, JSON Lines, Parquet); - for stdin (CSV unless --format).", show_default=False)] = None,
@@ -29,6 +29,7 @@ def predict_command(
     output_format: Annotated[Optional[str], typer.Option("--output-format", help="csv, tsv, jsonl or parquet (default: from the extension).")] = None,
     keep: Annotated[Optional[str], typer.Option("--keep", help="Input columns to copy to the output, comma-separated (default: all).")] = None,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows read and categorized at a time.")] = DEFAULT_CHUNK_ROWS,
+    prefix: Annotated[str, typer.Option("--prefix", help="Start of the names of the prediction columns in --output.")] = "predicted_",
     quiet: Quiet = False,
     engine: Annotated[str, typer.Option("--engine", help="local (one process, streamed) or dask (--input may be a glob or folder of files; --output is a folder of part files with _SUCCESS).")] = "local",
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask: address of a running scheduler, e.g. tcp://HOST:8786 (default: a local cluster).", show_default=False)] = None,
@@ -51,11 +52,11 @@ def predict_command(
         if engine == "dask":
             from prodcat.cli.predict_dask import predict_dataset
 
-            predict_dataset(resolve_model(model), str(input), output, top_k + 1, text_col, fmt, header, encoding, output_format, keep, quiet, scheduler, workers)
+            predict_dataset(resolve_model(model), str(input), output, top_k, text_col, fmt, header, encoding, output_format, keep, quiet, scheduler, workers)
             return
         if scheduler or workers:
             raise DataError("--scheduler and --workers are for --engine dask")
-        _predict_file(resolve_model(model), input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet)
+        _predict_file(resolve_model(model), input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet, prefix)
         return
     if not texts:
         raise DataError("no text given; write: prodcat predict --model DIR \"product title and description\" (or --input FILE --output FILE)")
@@ -68,7 +69,7 @@ def _predict_texts(model: Path, texts: list[str], top_k: int, as_json: bool, exp
     from prodcat.categorizer import Categorizer
 
     categorizer = Categorizer.load(model)
-    for text, prediction in zip(texts, categorizer.categorize(texts, top_k=top_k + 1)):
+    for text, prediction in zip(texts, categorizer.categorize(texts, top_k=top_k)):
         explanation = categorizer.explain(text, top=EXPLAINED_TERMS) if explain and prediction.category is not None else None
         if as_json:
             extra = {"explanation": explanation.to_dict()} if explanation is not None else {}
@@ -77,12 +78,31 @@ def _predict_texts(model: Path, texts: list[str], top_k: int, as_json: bool, exp
         if prediction.category is None:
             typer.echo(f"(no category)\t{prediction.reason}")
             continue
-        review = "\tneeds review" if prediction.needs_review else ""
-        typer.echo(f"{prediction.category}\t{prediction.confidence:.4f}{review}")
+        if prediction.path:
+            _print_path(prediction, categorizer.level_thresholds_)
+        else:
+            review = "\tneeds review" if prediction.needs_review else ""
+            typer.echo(f"{prediction.category}\t{prediction.confidence:.4f}{review}")
         for category, confidence in prediction.top_k[1:]:
             typer.echo(f"  {category}\t{confidence:.4f}")
         if explanation is not None:
             _print_explanation(explanation)
+
+
+def _print_path(prediction, thresholds: list[float] | None) -> None:
+    """The decoded path down to a leaf and its confidence, then one line per level with that level's
+    confidence and whether the prediction backed off above it (below the level's threshold)."""
+    from prodcat.data.reading import PATH_SEPARATOR
+
+    depth, levels = prediction.depth, len(prediction.path)
+    review = ""
+    if prediction.needs_review:
+        review = "\tneeds review: " + (f"confident down to level {depth} of {levels}" if depth else "no level is confident enough")
+    typer.echo(f"{prediction.path[-1]}\t{prediction.path_confidence[-1]:.4f}{review}")
+    for level, (node, confidence) in enumerate(zip(prediction.path, prediction.path_confidence)):
+        threshold = f" (threshold {thresholds[level]:.4f})" if thresholds and level < len(thresholds) else ""
+        state = "" if level < depth else f"\tbacked off{threshold}"
+        typer.echo(f"  level {level + 1}: {node.split(PATH_SEPARATOR)[-1]}\t{confidence:.4f}{state}")
 
 
 def _print_explanation(explanation) -> None:
@@ -110,7 +130,7 @@ def _terminate(signum, frame) -> None:
     raise _Terminated
 
 
-def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet) -> None:
+def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet, prefix="predicted_") -> None:
     import signal
 
     to_stdout = str(output) == "-"
@@ -118,7 +138,7 @@ def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with _input_file(input, fmt) as (source, fmt):
-            summary = _run_batch(model, source, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet)
+            summary = _run_batch(model, source, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet, prefix)
     except (KeyboardInterrupt, _Terminated) as exc:  # exit here: Typer turns KeyboardInterrupt into a return value that main() ignores
         written = "the output is incomplete" if to_stdout else f"{output} was not written"
         typer.echo(f"{'terminated' if isinstance(exc, _Terminated) else 'interrupted'}: {written}", err=True)
@@ -134,18 +154,23 @@ def _predict_file(model, input, output, top_k, text_col, fmt, header, encoding, 
         f"{'stdout' if to_stdout else summary['output']}{no_text} in {summary['seconds']:.1f} s ({rate:,.0f} rows/s)",
         err=streamed,
     )
+    if summary.get("labelled_rows"):
+        accuracy = summary["correct"] / summary["labelled_rows"]
+        unknown = f"; {summary['rows_with_unknown_labels']:,} of them with labels the model does not know" if summary["rows_with_unknown_labels"] else ""
+        typer.echo(f"accuracy on the input's label column {summary['label_column']}: {accuracy:.4f} "
+                   f"({summary['labelled_rows']:,} rows with a label{unknown})", err=streamed)
 
 
-def _run_batch(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet) -> dict:
+def _run_batch(model, input, output, top_k, text_col, fmt, header, encoding, output_format, keep, chunk_rows, quiet, prefix="predicted_") -> dict:
     from prodcat.batch import predict_file
     from prodcat.categorizer import Categorizer
 
     categorizer = Categorizer.load(model)
-    with _progress_bar(quiet) as advance:
+    with _progress_bar(quiet, input, fmt) as advance:
         return predict_file(
             categorizer, input, output, text_cols=text_col, fmt=fmt, header=header, encoding=encoding,
-            output_fmt=output_format, keep=keep, top_k=top_k + 1, chunk_rows=chunk_rows, progress=advance,
-            notify=lambda line: typer.echo(line, err=True),
+            output_fmt=output_format, keep=keep, top_k=top_k, chunk_rows=chunk_rows, progress=advance,
+            notify=lambda line: typer.echo(line, err=True), prefix=prefix,
         )
 
 
@@ -170,23 +195,53 @@ def _input_file(input: Path, fmt: str | None):
     return spooled()
 
 
-def _progress_bar(quiet: bool):
-    """A rich progress display on stderr; yields the function that advances it by n rows."""
+def _progress_bar(quiet: bool, input: Path | None = None, fmt: str | None = None):
+    """A rich progress bar on stderr, only on a terminal: rows done of about how many the file holds,
+    the mean rate since the start and the time; erased when done or on an error (the summary or the
+    error line follows). Yields the function that advances it by n rows."""
     from contextlib import contextmanager
 
     from rich.console import Console
-    from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.text import Text
 
     class RowsPerSecond(ProgressColumn):
         def render(self, task) -> Text:
-            return Text(f"{task.speed or 0:,.0f} rows/s")
+            return Text(f"{task.completed / task.elapsed if task.elapsed else 0:,.0f} rows/s")
+
+    console = Console(stderr=True)
 
     @contextmanager
     def bar():
-        columns = (SpinnerColumn(), TextColumn("{task.completed:,.0f} rows"), RowsPerSecond(), TimeElapsedColumn())
-        with Progress(*columns, console=Console(stderr=True), disable=quiet) as progress:
-            task = progress.add_task("predict", total=None)
-            yield lambda rows: progress.advance(task, rows)
+        if quiet or not console.is_terminal:
+            yield lambda rows: None
+            return
+        total = _estimated_rows(input, fmt)
+        of = " of about {task.total:,.0f}" if total else ""
+        columns = (SpinnerColumn(), BarColumn(), TextColumn("{task.completed:,.0f}" + of + " rows"), RowsPerSecond(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("predict", total=total)
+
+            def advance(rows: int) -> None:
+                done = progress.tasks[0].completed + rows  # a file of multi-line fields has fewer rows than lines
+                progress.update(task, advance=rows, total=max(total, done) if total else None)
+
+            yield advance
 
     return bar()
+
+
+def _estimated_rows(input: Path | None, fmt: str | None) -> int | None:
+    """The rows of a Parquet file (from its metadata), or the lines of a text file (an upper bound:
+    a quoted field may span lines); None when it cannot be told cheaply."""
+    if input is None or not Path(input).is_file():
+        return None
+    try:
+        if (fmt or Path(input).suffix.lstrip(".")).lower() == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(input).metadata.num_rows
+        with open(input, "rb") as handle:
+            return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) or None
+    except (OSError, ValueError):
+        return None
