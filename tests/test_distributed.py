@@ -21,7 +21,6 @@ pytest.importorskip("distributed", reason="the dask extra is not installed (pip 
 
 from prodcat import distributed  # noqa: E402
 
-PREDICTION_COLUMNS = ["category", "confidence", "needs_review", "category_2", "confidence_2", "reason"]
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -61,10 +60,19 @@ def write_parts(catalog: pd.DataFrame, folder, parts: int, suffix: str = ".parqu
             chunk.to_csv(folder / f"part-{i:02d}.csv", index=False)
 
 
-def single_process(model_dir, catalog: pd.DataFrame, tmp_path) -> pd.DataFrame:
+def single_process(model_dir, catalog: pd.DataFrame, tmp_path, top_k: int = 2) -> pd.DataFrame:
+    """What ``batch.predict_file`` writes for the whole catalog in one process."""
     source, target = tmp_path / "whole.parquet", tmp_path / "single.parquet"
     catalog.to_parquet(source, index=False)
-    predict_file(Categorizer.load(model_dir), source, target, text_cols="title", top_k=2)
+    predict_file(Categorizer.load(model_dir), source, target, text_cols="title", top_k=top_k)
+    return pd.read_parquet(target)
+
+
+def single_process_cli(capsys, tmp_path, *args) -> pd.DataFrame:
+    """What ``prodcat predict ARGS`` writes for the whole catalog with the one-process engine."""
+    target = tmp_path / "single-cli.parquet"
+    code, _, err = run_cli(capsys, "predict", *args, "--output", target, "--engine", "local", "-q")
+    assert code == 0, err
     return pd.read_parquet(target)
 
 
@@ -72,9 +80,11 @@ def assert_same_rows(result: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert len(result) == len(expected)
     assert result["id"].astype(int).tolist() == expected["id"].astype(int).tolist()
     assert result["title"].fillna("").tolist() == expected["title"].fillna("").tolist()
-    for column in PREDICTION_COLUMNS:
+    added = [c for c in expected.columns if c not in ("id", "title")]
+    assert list(result.columns) == ["id", "title", *added]
+    for column in added:
         got, want = result[column].astype(object).where(result[column].notna(), None), expected[column].astype(object).where(expected[column].notna(), None)
-        if column.startswith("confidence"):
+        if expected[column].dtype.kind == "f":
             assert pd.Series(got, dtype="float64").round(9).equals(pd.Series(want, dtype="float64").round(9)), column
         else:
             assert got.tolist() == want.tolist(), column
@@ -82,33 +92,37 @@ def assert_same_rows(result: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 def test_cli_dask_engine_matches_single_process_in_order(capsys, linear_model_dir, catalog, tmp_path):
     write_parts(catalog, tmp_path / "in", parts=4)
-    target = tmp_path / "out"
-    code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "--input", tmp_path / "in" / "*.parquet", "--output", target,
-                             "--engine", "dask", "--workers", "2", "--text-col", "title", "--top-k", "1")
+    catalog.to_parquet(tmp_path / "whole.parquet", index=False)
+    target, options = tmp_path / "out", ["-m", linear_model_dir, "--text-col", "title", "--top-k", "2"]
+    code, out, err = run_cli(capsys, "predict", *options, "--input", tmp_path / "in" / "*.parquet", "--output", target,
+                             "--engine", "dask", "--workers", "2")
     assert code == 0, err
     assert "dashboard" in err and "100% Completed" in out and f"wrote {len(catalog)} rows to {target}" in out
     names = sorted(p.name for p in target.iterdir())
     assert names[0] == "_SUCCESS" and len(names) >= 5 and all(n.startswith("part-") for n in names[1:])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
-    assert_same_rows(pd.read_parquet(target), single_process(linear_model_dir, catalog, tmp_path))
+    assert_same_rows(pd.read_parquet(target), single_process_cli(capsys, tmp_path, *options, "--input", tmp_path / "whole.parquet"))
 
 
 def test_csv_parts_to_csv_parts_and_existing_output(capsys, linear_model_dir, catalog, tmp_path):
     write_parts(catalog, tmp_path / "in", parts=3, suffix=".csv")
+    catalog.to_csv(tmp_path / "whole.csv", index=False)
     target = tmp_path / "out"
     args = ["predict", "-m", linear_model_dir, "--input", tmp_path / "in", "--output", target, "--engine", "dask",
-            "--workers", "1", "--output-format", "csv", "--top-k", "1", "-q"]
+            "--workers", "1", "--output-format", "csv", "--top-k", "2", "-q"]
     assert run_cli(capsys, *args)[0] == 0
     assert run_cli(capsys, *args)[0] == 0  # an earlier output (with _SUCCESS) is replaced
     parts = sorted(target.glob("part-*.csv"))
     result = pd.concat([pd.read_csv(p, dtype={"title": str}, keep_default_na=False, na_values=[""]) for p in parts], ignore_index=True)
-    assert_same_rows(result, single_process(linear_model_dir, catalog, tmp_path))
+    assert_same_rows(result, single_process_cli(capsys, tmp_path, "-m", linear_model_dir, "--top-k", "2", "--input", tmp_path / "whole.csv"))
 
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     code, _, err = run_cli(capsys, *args[:6], tmp_path / "other", *args[7:])
     assert code == 2 and "other files in it" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+    code, _, err = run_cli(capsys, *args[:-5], "--output-format", "jsonl")
+    assert code == 2 and "--output-format 'jsonl' is not supported with --engine dask" in err
 
 
 def test_without_dask_the_engine_says_what_to_install(capsys, linear_model_dir, tmp_path, monkeypatch):
@@ -168,7 +182,7 @@ def test_spark_map_in_pandas_recipe_matches_single_process(linear_model_dir, cat
     spark = SparkSession.builder.master("local[2]").appName("prodcat-test").config("spark.ui.enabled", "false").getOrCreate()
     try:
         frame = spark.createDataFrame(catalog.astype({"id": "int64"})).repartition(3, "id")
-        schema = distributed.spark_schema(frame.schema, linear_model_dir, top_k=2)
+        schema = distributed.spark_schema(frame.schema, linear_model_dir, text_cols="title", top_k=2)
         result = frame.mapInPandas(distributed.spark_predict_udf(linear_model_dir, text_cols="title", top_k=2), schema=schema)
         rows = result.toPandas().sort_values("id", ignore_index=True)
     finally:

@@ -24,7 +24,6 @@ from prodcat.errors import DataError
 
 SUCCESS_MARKER = "_SUCCESS"
 OUTPUT_FORMATS = ("parquet", "csv")
-_STRING_COLUMNS = ("category", "path", "reason")
 _loaded: dict[str, Categorizer] = {}  # this process's models, by path: loaded once per worker
 
 
@@ -37,7 +36,8 @@ def cached_categorizer(model_path: str) -> Categorizer:
 
 def predict_partition(frame: pd.DataFrame, model_path: str, text_cols=None, top_k: int = 1) -> pd.DataFrame:
     """``frame``'s columns and the prediction columns, with ``frame``'s index (one partition's work)."""
-    table = _typed(predict_frame_cached(frame, model_path, text_cols, top_k))
+    table = predict_frame_cached(frame, model_path, text_cols, top_k)
+    _as_strings(table, list(table.columns[len(frame.columns) :]))
     table.index = frame.index
     return table
 
@@ -48,14 +48,14 @@ def predict_frame_cached(frame: pd.DataFrame, model_path: str, text_cols=None, t
     return predict_frame(cached_categorizer(model_path), frame, text_cols, top_k=top_k)
 
 
-def _typed(table: pd.DataFrame) -> pd.DataFrame:
-    """Text prediction columns as strings (so an all-empty partition has the same schema as the others)."""
-    for column in table.columns:
-        if column in _STRING_COLUMNS or column.startswith("category_"):
-            table[column] = table[column].astype("string")
-        elif column == "needs_review":
+def _as_strings(table: pd.DataFrame, added: list[str]) -> None:
+    """Text prediction columns as strings and the review flag as booleans, so that a partition
+    without a single category (all empty) has the same schema as the others."""
+    for column in added:
+        if column.endswith("needs_review"):
             table[column] = table[column].astype("boolean")
-    return table
+        elif table[column].dtype == object:
+            table[column] = table[column].astype("string")
 
 
 def predict_dask(ddf, model_path: str | Path, *, text_cols: Sequence[str | int] | str | None = None, top_k: int = 1):
@@ -65,8 +65,17 @@ def predict_dask(ddf, model_path: str | Path, *, text_cols: Sequence[str | int] 
     files copied to each machine). ``text_cols`` and ``top_k`` are those of ``batch.predict_frame``.
     """
     model_path = str(Path(model_path).absolute())
-    meta = predict_partition(ddf._meta.head(0), model_path, text_cols, top_k)  # also checks the model and columns here
+    meta = _output_meta(ddf._meta, model_path, text_cols, top_k)  # also checks the model and the columns here
     return ddf.map_partitions(predict_partition, model_path, text_cols, top_k, meta=meta, align_dataframes=False)
+
+
+def _output_meta(meta: pd.DataFrame, model_path: str, text_cols, top_k: int) -> pd.DataFrame:
+    """The empty frame of ``predict_partition``'s output: the prediction columns' types come from a
+    one-row sample (no rows at all leave their types to chance)."""
+    sample = predict_partition(meta.reindex(index=[0]), model_path, text_cols, top_k)
+    inputs = meta.copy()
+    inputs.columns = [str(c) for c in inputs.columns]
+    return pd.concat([inputs, sample.iloc[:0, len(meta.columns) :]], axis=1)
 
 
 def read_dataset(pattern: str | Path, *, fmt: str | None = None, header: bool | None = None, encoding: str = "utf-8"):
@@ -108,10 +117,8 @@ def write_dataset(predictions, output: str | Path, *, fmt: str = "parquet", clie
     earlier prodcat output there (one with ``_SUCCESS``) is replaced, any other existing folder is
     an error.
     """
-    if fmt not in OUTPUT_FORMATS:
-        raise DataError(f"--output-format {fmt!r} is not supported with --engine dask; use {' or '.join(OUTPUT_FORMATS)}")
     output = Path(output)
-    check_output(output)
+    check_output(output, fmt)
     output.parent.mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
     try:
@@ -130,8 +137,11 @@ def write_dataset(predictions, output: str | Path, *, fmt: str = "parquet", clie
     return output
 
 
-def check_output(output: Path) -> None:
-    """Refuse an ``output`` that is a file, or a folder with files other than an earlier prodcat output."""
+def check_output(output: Path, fmt: str = "parquet") -> None:
+    """Refuse an output format other than ``OUTPUT_FORMATS``, and an ``output`` that is a file or a
+    folder with files other than an earlier prodcat output."""
+    if fmt not in OUTPUT_FORMATS:
+        raise DataError(f"--output-format {fmt!r} is not supported with --engine dask; use {' or '.join(OUTPUT_FORMATS)}")
     if output.exists() and not output.is_dir():
         raise DataError(f"{output}: is a file; with --engine dask, --output is a folder (one file per partition)")
     if output.is_dir() and any(output.iterdir()) and not (output / SUCCESS_MARKER).exists():
@@ -197,15 +207,12 @@ def spark_predict_udf(model_path: str | Path, *, text_cols: Sequence[str | int] 
     return categorize_batches
 
 
-def spark_schema(input_schema, model_path: str | Path, *, top_k: int = 1):
+def spark_schema(input_schema, model_path: str | Path, *, text_cols: Sequence[str | int] | str | None = None, top_k: int = 1):
     """The Spark schema of ``spark_predict_udf``'s output: ``input_schema``'s fields and the prediction columns."""
     from pyspark.sql.types import BooleanType, DoubleType, LongType, StringType, StructField, StructType
 
-    from prodcat.batch import prediction_columns
-
-    categorizer = cached_categorizer(str(Path(model_path).absolute()))
-    columns = prediction_columns(top_k, needs_review=categorizer.threshold_ is not None,
-                                 hierarchical=getattr(categorizer, "tree_", None) is not None)
-    kinds = {"needs_review": BooleanType(), "depth": LongType()}
-    fields = [kinds.get(c, DoubleType() if c.startswith("confidence") else StringType()) for c in columns]
-    return StructType(list(input_schema.fields) + [StructField(c, kind, True) for c, kind in zip(columns, fields)])
+    empty_row = pd.DataFrame({field.name: [""] for field in input_schema.fields})
+    sample = predict_frame_cached(empty_row, str(Path(model_path).absolute()), text_cols, top_k)
+    kinds = {"f": DoubleType(), "b": BooleanType(), "i": LongType(), "u": LongType()}
+    added = [StructField(c, kinds.get(sample[c].dtype.kind, StringType()), True) for c in sample.columns[len(empty_row.columns) :]]
+    return StructType(list(input_schema.fields) + added)

@@ -22,7 +22,7 @@ def predict_dataset(model: Path, input: str, output: Path, top_k: int, text_col,
     from prodcat import distributed
 
     output_fmt = (output_format or "parquet").lower()
-    distributed.check_output(output)  # before starting a cluster
+    distributed.check_output(output, output_fmt)  # before starting a cluster
     started = time.perf_counter()
     ddf = distributed.read_dataset(input, fmt=fmt, header=header, encoding=encoding)
     predictions = distributed.predict_dask(ddf, model, text_cols=text_col, top_k=top_k)
