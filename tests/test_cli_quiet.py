@@ -38,6 +38,12 @@ def test_a_keras_model_prints_no_tensorflow_log_lines(bag_model_dir):
     assert quiet.stderr == ""
 
 
+def test_the_sentence_encoder_imports_tensorflow_quietly():
+    code = "from prodcat.models.sentence_encoder import import_encoder_libraries; import_encoder_libraries()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and done.stderr == ""
+
+
 @pytest.mark.parametrize("options, expected", [
     (["--family", "lstmm"], "--family 'lstmm' is not a model family"),
     (["--family", "linear", "--param", "Cee=1"], "'Cee' is not a linear setting"),
@@ -52,7 +58,10 @@ def test_train_options_are_checked_before_the_file_is_read(capsys, tmp_path, opt
 def test_train_and_evaluate_replace_a_directory_only_with_force(capsys, tmp_path, small_catalog_file):
     out = tmp_path / "model"
     args = ["train", small_catalog_file, "--family", "linear", "--param", "char_ngrams=0,0", "--out", out, "-q"]
-    assert run_cli(capsys, *args)[0] == 0
+    code, _, err = run_cli(capsys, *args[:-1])  # not quiet: each stage on stderr (not a terminal: no spinner)
+    assert code == 0
+    stages = [line.split(" ")[0] for line in err.splitlines() if not line.startswith("treating")]
+    assert stages == ["reading", "training", "testing", "refitting", "writing"], err
     (out / "keep.txt").write_text("mine")
     code, _, err = run_cli(capsys, *args)
     assert code == 2 and f"{out}: exists and is not empty; pass --force" in err and (out / "keep.txt").exists()
@@ -77,5 +86,5 @@ def test_training_progress_shows_only_where_keras_does_not():
     assert _uses_keras("lstm", {}) and _uses_keras("ensemble", {}) and _uses_keras("hierarchical", {"base": "bag"})
     assert not _uses_keras("linear", {}) and not _uses_keras("ensemble", {"members": ["linear", "neighbors"]})
     assert not _uses_keras("hierarchical", {})
-    with _training_progress("linear", {}, quiet=False) as shown:  # not a terminal here: no spinner frames in logs
-        assert shown is None
+    with _training_progress("linear", {}, quiet=True) as progress:
+        assert progress is None

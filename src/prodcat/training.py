@@ -9,6 +9,7 @@ on every usable row, calibrated on out-of-fold predictions (``prodcat.refit``), 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,14 +113,16 @@ def train(
     calibration_folds: int | None = None,
     log_dir: str | Path | None = "logs",
     verbose: int = 1,
+    progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train a categorizer on a labelled catalog and evaluate it on a held-out test split; then (with
     ``refit``) train the same recipe on every usable row, calibrated on ``calibration_folds`` grouped
     folds (default: 5, or 3 for the slow families), and return that one.
 
     With ``out``, the model is saved there and the report written to ``report_dir`` (default
-    ``out/report``).
+    ``out/report``). ``progress(stage)`` is told each stage as it starts ("training on 8,000 rows").
     """
+    progress = progress or (lambda stage: None)
     if calibration_folds is not None and calibration_folds < 2:
         raise DataError(f"--calibration-folds must be at least 2; got {calibration_folds}")
     if family in STREAMING_FAMILIES and not isinstance(data, Catalog):  # a file larger than memory: read in chunks
@@ -129,6 +132,7 @@ def train(
         return train_streaming(data, out=out, report_dir=report_dir, family=family, split=split, params=params, reading=reading, seed=seed,
                                test_size=test_size, validation_size=validation_size, class_weight=class_weight,
                                target_precision=target_precision, drop_rare_labels=drop_rare_labels)
+    progress(f"reading {data if not isinstance(data, Catalog) else data.source}")
     catalog = data if isinstance(data, Catalog) else read_catalog(
         data, text_cols=text_cols, label_cols=label_cols, fmt=fmt, header=header, encoding=encoding, path_sep=path_sep
     )
@@ -140,6 +144,7 @@ def train(
     parts, untested = split_rows(texts, labels, str(catalog.source), strategy=split, seed=seed, test_size=test_size, validation_size=validation_size)
     pick = lambda rows, values: [values[i] for i in rows]  # noqa: E731
     evaluated = Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision, seed=seed)
+    progress(f"training on {len(parts.train):,} rows, validating on {len(parts.validation):,}")
     evaluated.fit(
         pick(parts.train, texts),
         pick(parts.train, labels),
@@ -148,12 +153,14 @@ def train(
         verbose=verbose,
         label_paths=catalog.label_paths,
     )
+    progress(f"testing on {len(parts.test):,} rows")
     metrics = evaluate(evaluated, pick(parts.test, texts), pick(parts.test, labels))
     shipped, refit_info = evaluated, None
     if refit:
         from prodcat.refit import refit as refit_on
 
         rows = np.sort(np.concatenate([parts.train, parts.validation, parts.test]))
+        progress(f"refitting on all {len(rows):,} rows, calibrated out of fold (one training per fold, then one on all)")
         shipped, refit_info = refit_on(evaluated, pick(rows, texts), pick(rows, labels), n_folds=calibration_folds, verbose=verbose)
     shipped.metadata = {
         "name": Path(out).name if out else f"prodcat-{family}",
@@ -173,6 +180,7 @@ def train(
     evaluated.metadata = shipped.metadata
     result = TrainResult(shipped, parts, metrics, skipped, evaluated=evaluated, refit=refit_info, untested_labels=untested)
     if out is not None:
+        progress("writing the model and its report")
         result.model_dir = shipped.save(out)
         context = report_context(evaluated, f"{catalog.source} (test split)", parts.describe(), skipped)
         context.update(refit=refit_info, untested_labels=untested)

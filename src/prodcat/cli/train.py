@@ -68,12 +68,12 @@ def train_command(
     refuse_to_overwrite(out, "--out", force)
     if report is not None:
         refuse_to_overwrite(report, "--report", force)
-    with _training_progress(family, params, quiet):
+    with _training_progress(family, params, quiet) as progress:
         result = train(
             file, out=out, report_dir=report, family=family, params=params, **reading_options(text_col, label_col, fmt, header, encoding, path_sep),
             split=split, seed=seed, test_size=test_size, validation_size=validation_size, class_weight=class_weight,
             target_precision=target_precision, drop_rare_labels=drop_rare_labels, refit=refit, calibration_folds=calibration_folds,
-            log_dir=log_dir, verbose=0 if quiet else 1,
+            log_dir=log_dir, verbose=0 if quiet else 1, progress=progress,
         )
     m = result.metrics
     typer.echo(f"model: {result.model_dir}")
@@ -123,21 +123,28 @@ def _check_settings(family: str, params: dict, class_weight: str | None, target_
 
 
 def _training_progress(family: str, params: dict, quiet: bool):
-    """A spinner with the elapsed time on stderr while a family without Keras' own progress bars
-    trains (Keras prints one bar per epoch itself); nothing with --quiet."""
-    from contextlib import nullcontext
+    """A context that yields the function ``train`` tells each stage to (or None with --quiet).
 
-    if quiet or _uses_keras(family, params):
-        return nullcontext()
+    On a terminal, for a family without Keras' own bars, the stage shows beside a spinner and the
+    time since the start; otherwise each stage is one line on stderr (between Keras' epoch bars)."""
+    from contextlib import contextmanager, nullcontext
+
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    if not console.is_terminal:  # a log file gets no spinner frames
+    if quiet:
         return nullcontext()
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True)
-    progress.add_task(f"training the {family} model: read, split, fit, test, refit on every row", total=None)
-    return progress
+    if _uses_keras(family, params) or not console.is_terminal:
+        return nullcontext(lambda stage: typer.echo(stage, err=True))
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    @contextmanager
+    def spinner():
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(f"{family}: starting", total=None)
+            yield lambda stage: bar.update(task, description=f"{family}: {stage}")
+
+    return spinner()
 
 
 def _uses_keras(family: str, params: dict) -> bool:

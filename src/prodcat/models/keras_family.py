@@ -29,38 +29,39 @@ def import_keras():
     InitializeLog" warning), whatever ``TF_CPP_MIN_LOG_LEVEL`` says; that is silenced unless
     ``TF_CPP_MIN_LOG_LEVEL`` is set to 0 or 1 (``prodcat --debug`` sets 0).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    quiet = os.environ["TF_CPP_MIN_LOG_LEVEL"] not in ("0", "1")
     try:
-        with _native_stderr_silenced(quiet):
+        with tensorflow_import_silenced():
             import keras
             import tensorflow  # noqa: F401  (the backend must be importable too)
     except ImportError:
         raise DependencyError("this model family needs TensorFlow and Keras; install them with: pip install 'prodcat[lstm]'") from None
-    if quiet:
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
-        tensorflow.get_logger().setLevel("ERROR")
     return keras
 
 
 @contextmanager
-def _native_stderr_silenced(silenced: bool):
-    """Point file descriptor 2 at the null device while the block runs (what native code writes)."""
-    if not silenced:
+def tensorflow_import_silenced():
+    """Import TensorFlow inside this block to keep its loading logs off stderr (see ``import_keras``);
+    its Python loggers then report errors only."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet = os.environ["TF_CPP_MIN_LOG_LEVEL"] not in ("0", "1")
+    if not quiet:
         yield
         return
     sys.stderr.flush()
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
+    os.dup2(null, 2)  # file descriptor 2: what native code writes
     try:
         yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+    if "tensorflow" in sys.modules:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+        sys.modules["tensorflow"].get_logger().setLevel("ERROR")
 
 
 class KerasFamily(ModelFamily):

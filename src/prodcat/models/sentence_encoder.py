@@ -88,8 +88,11 @@ def check_encoder_directory(directory: Path) -> None:
 
 def import_encoder_libraries():
     """TensorFlow, safetensors' NumPy loader and the tokenizers library, or a one-line fix-it error."""
+    from prodcat.models.keras_family import tensorflow_import_silenced
+
     try:
-        import tensorflow as tf
+        with tensorflow_import_silenced():
+            import tensorflow as tf
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
     except ImportError as exc:
