@@ -94,5 +94,5 @@ def test_the_progress_bar_knows_about_how_many_rows_and_stays_off_outside_a_term
     assert _estimated_rows(tmp_path / "t.parquet", None) == 3
     assert _estimated_rows(tmp_path / "t.csv", None) == 5  # lines: an upper bound of the rows
     assert _estimated_rows(tmp_path / "missing.csv", None) is None
-    with _progress_bar(quiet=False, input=tmp_path / "t.csv") as advance:  # not a terminal here
+    with _progress_bar(quiet=False, input=tmp_path / "t.csv") as (advance, _):  # not a terminal here
         assert advance(3) is None

@@ -166,11 +166,11 @@ def _run_batch(model, input, output, top_k, text_col, fmt, header, encoding, out
     from prodcat.categorizer import Categorizer
 
     categorizer = Categorizer.load(model)
-    with _progress_bar(quiet, input, fmt) as advance:
+    with _progress_bar(quiet, input, fmt) as (advance, notify):
         return predict_file(
             categorizer, input, output, text_cols=text_col, fmt=fmt, header=header, encoding=encoding,
             output_fmt=output_format, keep=keep, top_k=top_k, chunk_rows=chunk_rows, progress=advance,
-            notify=lambda line: typer.echo(line, err=True), prefix=prefix,
+            notify=notify, prefix=prefix,
         )
 
 
@@ -198,7 +198,8 @@ def _input_file(input: Path, fmt: str | None):
 def _progress_bar(quiet: bool, input: Path | None = None, fmt: str | None = None):
     """A rich progress bar on stderr, only on a terminal: rows done of about how many the file holds,
     the mean rate since the start and the time; erased when done or on an error (the summary or the
-    error line follows). Yields the function that advances it by n rows."""
+    error line follows). Yields the function that advances it by n rows, and the one that prints a
+    line on stderr above it."""
     from contextlib import contextmanager
 
     from rich.console import Console
@@ -214,7 +215,7 @@ def _progress_bar(quiet: bool, input: Path | None = None, fmt: str | None = None
     @contextmanager
     def bar():
         if quiet or not console.is_terminal:
-            yield lambda rows: None
+            yield (lambda rows: None), (lambda line: typer.echo(line, err=True))
             return
         total = _estimated_rows(input, fmt)
         of = " of about {task.total:,.0f}" if total else ""
@@ -226,7 +227,7 @@ def _progress_bar(quiet: bool, input: Path | None = None, fmt: str | None = None
                 done = progress.tasks[0].completed + rows  # a file of multi-line fields has fewer rows than lines
                 progress.update(task, advance=rows, total=max(total, done) if total else None)
 
-            yield advance
+            yield advance, lambda line: progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     return bar()
 
