@@ -124,8 +124,12 @@ def train_peer(name: str, data: Path) -> dict:
 def worker(model: str, data: Path, result_path: Path) -> None:
     start = time.perf_counter()
     result = train_peer(model, data) if model in PEERS else train_prodcat(model, data)
-    result.update(seconds=time.perf_counter() - start, peak_rss_mb=_peak_rss_mb(resource.RUSAGE_SELF),
-                  worker_processes_peak_rss_mb=_peak_rss_mb(resource.RUSAGE_CHILDREN))
+    result["seconds"] = time.perf_counter() - start
+    if model not in PEERS:  # the linear family's worker processes: ended, so that their peak memory counts
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
+    result.update(peak_rss_mb=_peak_rss_mb(resource.RUSAGE_SELF), worker_processes_peak_rss_mb=_peak_rss_mb(resource.RUSAGE_CHILDREN))
     result_path.write_text(json.dumps(result), encoding="utf-8")
 
 
@@ -165,8 +169,10 @@ def markdown(results: dict) -> str:
         cells = []
         for n in sizes:
             run = runs.get(n) or runs.get(str(n)) or {}
+            workers = run.get("worker_processes_peak_rss_mb") or 0
+            memory = f"{run.get('peak_rss_mb', 0):,.0f}" + (f" (+{workers:,.0f} per worker)" if workers > 100 else "")
             cells.append(run["error"] if "error" in run else
-                         f"{run['seconds']:,.0f} / {run['peak_rss_mb']:,.0f} / {run['weighted_f1']:.3f}" if run else "not run")
+                         f"{run['seconds']:,.0f} / {memory} / {run['weighted_f1']:.3f}" if run else "not run")
         overall = lambda key: next(reversed(results["exponents"][model][key].values()), None)  # noqa: E731
         fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
         lines.append(f"| {model} | " + " | ".join(cells) + f" | {fmt(overall('seconds'))} | {fmt(overall('peak_rss_mb'))} |")

@@ -28,6 +28,12 @@ class BagModel(KerasFamily):
     ``sequence_length`` caps the tokens (words and n-grams) per text. ``None`` sets it at fit to the
     longest training text's count, at most ``MAX_SEQUENCE_LENGTH``: short titles then carry little
     padding and predict several times faster (the padding is masked out of the average either way).
+
+    ``sparse_updates``: Adam updates only the embedding rows each batch touches (``_sparse_adam``).
+    With batches of 256 it trains in about half the time of Keras's Adam with batches of 32 (the
+    earlier default) at the same weighted F1 in grouped 3-fold cross-validation on training rows
+    (``benchmarks/bag_cv.py``: ecommerce 0.942 against 0.941, BigBasket categories 0.830 against
+    0.832); the saving grows with the vocabulary, whose every row Keras's Adam updates every step.
     """
 
     name = "bag"
@@ -42,9 +48,10 @@ class BagModel(KerasFamily):
         embedding_dim: int = 64,
         dropout: float = 0.2,
         epochs: int = 15,
-        batch_size: int = 32,
+        batch_size: int = 256,
         learning_rate: float = 5e-3,
         patience: int = 2,
+        sparse_updates: bool = True,
     ):
         self.params = {
             "max_tokens": max_tokens,
@@ -57,10 +64,18 @@ class BagModel(KerasFamily):
             "batch_size": batch_size,
             "learning_rate": learning_rate,
             "patience": patience,
+            "sparse_updates": sparse_updates,
         }
         self._numpy = None  # the NumPy inference, made on the first small call
         self._graph = None  # the TensorFlow inference, made on the first batch
         self._rows = None  # what both share: ``_token_rows`` of the trained network
+
+    def _compile(self, keras, model):
+        """Adam; with ``sparse_updates``, one that updates only the embedding rows a batch touches."""
+        if not self.params["sparse_updates"]:
+            return super()._compile(keras, model)
+        model.compile(optimizer=_sparse_adam(keras)(self.params["learning_rate"]), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
 
     def _cut(self, texts: list[str]) -> list[str]:
         # Every text starts with one fixed token, so no row is all padding (its average would be 0 / 0).
@@ -99,6 +114,32 @@ class BagModel(KerasFamily):
         if self._numpy is None:
             self._numpy = _NumpyBag(self.model_, *self._rows, self.params["ngrams"], self.params["sequence_length"])
         return self._numpy.logits(self._cut(texts))
+
+
+def _sparse_adam(keras):
+    """Adam that updates, for an embedding's gradient (rows of a few tokens), only those rows and their
+    moments ("lazy" Adam, as TensorFlow Addons' LazyAdam): Keras's Adam updates all of a 200,000-row
+    embedding on every step. Other weights get Keras's Adam as it is."""
+    import tensorflow as tf
+
+    class SparseAdam(keras.optimizers.Adam):
+        def update_step(self, gradient, variable, learning_rate):
+            if not isinstance(gradient, tf.IndexedSlices):
+                return super().update_step(gradient, variable, learning_rate)
+            step = tf.cast(self.iterations + 1, variable.dtype)
+            alpha = tf.cast(learning_rate, variable.dtype) * tf.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
+            rows, position = tf.unique(gradient.indices)
+            values = tf.math.unsorted_segment_sum(tf.cast(gradient.values, variable.dtype), position, tf.shape(rows)[0])
+            m = self._momentums[self._get_variable_index(variable)]
+            v = self._velocities[self._get_variable_index(variable)]
+            m_rows = self.beta_1 * tf.gather(m.value, rows) + (1 - self.beta_1) * values
+            v_rows = self.beta_2 * tf.gather(v.value, rows) + (1 - self.beta_2) * tf.square(values)
+            self.assign(m, tf.IndexedSlices(m_rows, rows))
+            self.assign(v, tf.IndexedSlices(v_rows, rows))
+            self.assign_sub(variable, tf.IndexedSlices(alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon), rows))
+            return None
+
+    return SparseAdam
 
 
 def _token_rows(model) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
