@@ -171,13 +171,15 @@ def iter_catalog_chunks(
     text_cols, label_cols = column_list(text_cols), column_list(label_cols)
     if fmt in ("csv", "tsv") and header is None:
         header, first_row = _detect_header(path, fmt, encoding, [*text_cols, *label_cols])
-        if first_row:
-            (notify or _to_stderr)(_header_notice(header, first_row))
+    else:
+        first_row = []
     row_offset = 0
     resolved: tuple[list, list] | None = None
     for frame in _iter_frames(path, fmt, header, encoding, chunk_rows):
         if resolved is None:
             resolved = _resolve_columns(path, frame, text_cols, label_cols, require_labels, headerless=header is False)
+            if first_row:  # said once the columns are known, so that an error stays the only line
+                (notify or _to_stderr)(_header_notice(header, first_row))
         text_names, label_names = resolved
         catalog = _to_catalog(path, frame, text_names, label_names, row_offset, path_sep)
         catalog.header = [str(c) for c in frame.columns] if header and fmt in ("csv", "tsv") else None
