@@ -173,12 +173,24 @@ def _workers(features: sp.csr_matrix, n_jobs: int | None) -> int:
     (each copies the features, as liblinear's doubles, about 28 bytes per stored value)."""
     if n_jobs is not None:
         return max(1, n_jobs)
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        free = 0
-    by_memory = int(0.5 * free // max(1, 28 * features.nnz))
+    by_memory = int(0.5 * _available_memory() // max(1, 28 * features.nnz))
     return max(1, min(4, os.cpu_count() or 1, by_memory))
+
+
+def _available_memory() -> int:
+    """Bytes of memory available to a new process (Linux's MemAvailable, page cache included), else
+    the free pages; 0 when neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def _fit_labels(features, y: np.ndarray, labels: np.ndarray | None, *, C, class_weight, seed) -> tuple[np.ndarray, np.ndarray]:
