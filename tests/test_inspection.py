@@ -154,6 +154,8 @@ def test_cli_prints_the_tree(tmp_path, sample_rows):
     rows = [(label, text) for (label, text) in zip(TREE, (t for _, t in sample_rows)) for _ in range(TREE[label])]
     path = tmp_path / "tree.csv"
     _write(path, [("category", "text"), *rows])
-    result = CliRunner().invoke(app, ["data", "inspect", str(path)])
+    result = CliRunner().invoke(app, ["data", "inspect", str(path), "--path-sep", " > "])
     assert result.exit_code == 0, result.output
     assert "category tree: depth 3" in result.stdout and "leaves with fewer than 10 rows: 3" in result.stdout
+    flat = CliRunner().invoke(app, ["data", "inspect", str(path)])  # " > " in a label is only text without --path-sep
+    assert flat.exit_code == 0 and "category tree" not in flat.stdout

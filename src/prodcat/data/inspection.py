@@ -43,7 +43,7 @@ def inspect_catalog(catalog: Catalog, *, examples: int = EXAMPLES, rare_leaf_row
         },
         "hierarchy": None,
     }
-    if any(PATH_SEPARATOR in label for label in label_counts):
+    if catalog.label_paths:  # paths come from --path-sep or several label columns, never from a label's text
         report["hierarchy"] = category_tree(label_counts, examples=examples, rare_leaf_rows=rare_leaf_rows)
     return report
 
