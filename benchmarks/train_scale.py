@@ -14,8 +14,9 @@ Each model trains in a fresh process (``--worker``), one after another:
 * prodcat families: ``prodcat.train(CSV, family=F, out=DIR, refit=False)``, as
   ``prodcat train --no-refit`` does: reading, the grouped split, training with calibration on the
   validation part, evaluation on the test part, saving;
-* peers (``peers.py``): reading, the same grouped split, ``fit`` on the training part, predicting
-  the test part.
+* peers (``peers.py``): reading, the same grouped split, ``fit`` on the training part (shuffled,
+  seeded: the generated file lists its rows label by label, and fastText's SGD reads in file order),
+  predicting the test part.
 
 Reported per model and size: wall seconds, the process's peak RSS (``ru_maxrss``; the linear
 family's worker processes, when it starts any, are reported apart), weighted F1 on the test part,
@@ -116,7 +117,8 @@ def train_peer(name: str, data: Path) -> dict:
     split = split_catalog(catalog.texts, catalog.labels, seed=42)
     pick = lambda rows, values: [values[i] for i in rows]  # noqa: E731
     peer = FastTextPeer() if name == "fasttext" else TfidfSvmPeer()
-    peer.fit(pick(split.train, catalog.texts), pick(split.train, catalog.labels))
+    train = np.random.default_rng(42).permutation(split.train)  # the file is grouped by label: fastText's SGD needs them mixed
+    peer.fit(pick(train, catalog.texts), pick(train, catalog.labels))
     truth, predicted = pick(split.test, catalog.labels), peer.predict(pick(split.test, catalog.texts))
     return {"weighted_f1": evaluation.scores(truth, predicted)["weighted_f1"], "train_rows": int(len(split.train))}
 
