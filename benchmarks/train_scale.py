@@ -19,7 +19,8 @@ Each model trains in a fresh process (``--worker``), one after another:
   predicting the test part.
 
 Reported per model and size: wall seconds, the process's peak RSS (``ru_maxrss``; the linear
-family's worker processes, when it starts any, are reported apart), weighted F1 on the test part,
+family's worker processes, when it starts any, are reported apart: the largest one's peak, an upper
+bound, as a forked process counts the memory it shared with its parent), weighted F1 on the test part,
 and the growth exponent of time and memory between consecutive sizes and over the whole range
 (log(t2 / t1) / log(n2 / n1)). A run past ``--timeout`` seconds is stopped and reported as such.
 Results: ``--out`` (default ``benchmarks/results/train_scale``) ``/train_scale.json`` and ``.md``.
@@ -127,7 +128,7 @@ def worker(model: str, data: Path, result_path: Path) -> None:
     start = time.perf_counter()
     result = train_peer(model, data) if model in PEERS else train_prodcat(model, data)
     result["seconds"] = time.perf_counter() - start
-    if model not in PEERS:  # the linear family's worker processes: ended, so that their peak memory counts
+    if model == "linear":  # its worker processes: ended, so that their peak memory counts
         from joblib.externals.loky import get_reusable_executor
 
         get_reusable_executor().shutdown(wait=True)
@@ -171,7 +172,7 @@ def markdown(results: dict) -> str:
         cells = []
         for n in sizes:
             run = runs.get(n) or runs.get(str(n)) or {}
-            workers = run.get("worker_processes_peak_rss_mb") or 0
+            workers = (run.get("worker_processes_peak_rss_mb") or 0) if model == "linear" else 0
             memory = f"{run.get('peak_rss_mb', 0):,.0f}" + (f" (+{workers:,.0f} per worker)" if workers > 100 else "")
             cells.append(run["error"] if "error" in run else
                          f"{run['seconds']:,.0f} / {memory} / {run['weighted_f1']:.3f}" if run else "not run")
