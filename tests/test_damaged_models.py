@@ -148,7 +148,8 @@ def damaged(bag_dir, tmp_path_factory):
 def process_results(damaged) -> dict[tuple[str, str], tuple[int, str]]:
     """(exit code, stderr) of each run in ``IN_A_PROCESS``, a few at a time."""
     def run(key: tuple[str, str]) -> tuple[int, str]:
-        command = ["timeout", str(TIMEOUT), sys.executable, "-m", "prodcat", *damaged(*key)]
+        # SIGKILL 10 s after the SIGTERM: a server whose start blocks (on a pipe) may not stop on SIGTERM
+        command = ["timeout", "-k", "10", str(TIMEOUT), sys.executable, "-m", "prodcat", *damaged(*key)]
         if DAMAGES[key[1]][0] == "linear" and shutil.which("prlimit"):  # TensorFlow reserves more
             command = ["prlimit", f"--as={MEMORY}", *command]
         done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})

@@ -128,7 +128,8 @@ def _is_number(value) -> bool:
 
 
 def _is_probability(value) -> bool:
-    return _is_number(value) and 0.0 <= value <= 1.0  # NaN compares false
+    # NaN compares false; the slack takes a confidence of 1 plus rounding error, as a softmax may give
+    return _is_number(value) and -1e-9 <= value <= 1.0 + 1e-9
 
 
 def model_file(directory: str | Path, name: str, max_bytes: int | None = None) -> Path:
