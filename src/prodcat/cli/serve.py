@@ -29,13 +29,13 @@ def serve_command(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a model over HTTP: POST /v1/categorize, GET /v1/model, /healthz, /readyz, /docs, and a page at /."""
-    from prodcat import artifacts
+    from prodcat.categorizer import Categorizer
     from prodcat.service import server
     from prodcat.service.auth import configured_api_keys
     from prodcat.service.settings import Settings
 
     model = resolve_model(model)
-    artifacts.read_manifest(model)  # a wrong --model fails here with one line, before uvicorn starts
+    Categorizer.load(model)  # a wrong or damaged --model fails here with one line, before uvicorn starts
     settings = Settings(
         model=model.resolve(), max_items=max_items, max_text_chars=max_text_chars, max_body_bytes=max_body_bytes,
         api_keys=configured_api_keys(api_key_file),
