@@ -6,6 +6,7 @@ import functools
 import hashlib
 import os
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -99,6 +100,7 @@ def test_download_verifies_and_then_reuses_the_cache(server, cache):
     spec = _spec_for(data, f"{base}/sample.csv")
     path = dl.download("sample", spec=spec, progress=False)
     assert path == cache / "sample.csv" and path.read_bytes() == data
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_umask()  # not mkstemp's private 0600
     assert len(read_catalog(path)) == spec.rows == 150
     assert requests == ["/sample.csv"]
     assert dl.download("sample", spec=spec, progress=False) == path
@@ -210,3 +212,9 @@ def test_unwritable_cache_is_named(monkeypatch, tmp_path):
     spec = dl.DatasetSpec(url="http://127.0.0.1:9/x.csv", filename="x.csv", rows=1)
     with pytest.raises(DownloadError, match="cannot write the download there.*PRODCAT_CACHE"):
         dl.download("x", spec=spec, progress=False)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from prodcat.errors import ModelError
+from prodcat.files import usual_mode
 
 MANIFEST = "prodcat.json"
 FORMAT = "prodcat-model"
@@ -39,9 +40,7 @@ def write_model_dir(path: str | Path, manifest: dict, write_files: Callable[[Pat
         raise ModelError(f"{path}: exists and is not a prodcat model; choose an empty or new --out directory")
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a model directory is not
+        staging.chmod(usual_mode(directory=True))  # mkdtemp makes it private; a model directory is not
         write_files(staging)
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")

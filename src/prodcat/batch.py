@@ -29,6 +29,7 @@ from prodcat.categorizer import Categorizer, Prediction
 from prodcat.data import reading
 from prodcat.data.reading import FORMATS, detect_format, iter_catalog_chunks
 from prodcat.errors import DataError, ProdcatError
+from prodcat.files import usual_mode
 
 DEFAULT_CHUNK_ROWS = 20_000
 DEFAULT_BATCH_SIZE = 1024
@@ -296,7 +297,7 @@ def _atomic_file(path: Path, notify: Callable[[str], None] | None = None) -> Ite
     part = Path(name)
     try:
         yield part
-        part.chmod(0o666 & ~_umask())  # mkstemp makes it private; give it the usual permissions
+        part.chmod(usual_mode())  # mkstemp makes it private; give it the usual permissions
         os.replace(part, path)
     except BaseException as exc:
         part.unlink(missing_ok=True)
@@ -347,11 +348,6 @@ def _process_alive(pid: int) -> bool:
         return True
     return True
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @contextmanager

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from prodcat.files import usual_mode
+
 MAX_MATRIX_LABELS = 30
 
 
@@ -73,18 +75,13 @@ def _write_text(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o666 & ~_umask())  # mkstemp makes the file private
+            os.fchmod(out.fileno(), usual_mode())  # mkstemp makes the file private
             out.write(text)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
-
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
 
 
 def markdown(metrics: dict, context: dict) -> str:

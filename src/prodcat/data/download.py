@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prodcat.errors import DataError, DownloadError
+from prodcat.files import usual_mode
 
 CACHE_ENV = "PRODCAT_CACHE"
 TRAIN_COMMAND_ENV = "PRODCAT_TRAIN_COMMAND"  # the command a download error tells to run with a local copy
@@ -94,6 +95,7 @@ def download(name: str, *, spec: DatasetSpec | None = None, force: bool = False,
         with os.fdopen(handle, "wb") as out:
             fetch_url(spec.url, out, label=spec.filename, hint=_local_hint(spec), progress=progress, timeout=timeout)
         verify(temp, spec)
+        temp.chmod(usual_mode())  # mkstemp makes it private; a downloaded dataset is not
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
