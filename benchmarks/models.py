@@ -515,8 +515,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--datasets", type=_comma_list, default=list(DATASETS), help=f"comma list of {', '.join(DATASETS)}")
     # The hierarchical family is for category trees: benchmarks/hierarchy.py compares it on them. The
     # transformer needs a fetched encoder and takes about ten minutes a dataset here: it is asked for.
-    default_families = [name for name in FAMILIES if name not in ("hierarchical", "transformer")]
-    parser.add_argument("--families", type=_comma_list, default=default_families, help=f"comma list of prodcat families ({', '.join(FAMILIES)}; default: all but hierarchical and transformer); 'none' for none")
+    # The streaming family is for catalogs larger than memory: benchmarks/scale.py measures it.
+    default_families = [name for name in FAMILIES if name not in ("hierarchical", "transformer", "streaming")]
+    parser.add_argument("--families", type=_comma_list, default=default_families, help=f"comma list of prodcat families ({', '.join(FAMILIES)}; default: all but hierarchical, transformer and streaming); 'none' for none")
     parser.add_argument("--peers", type=_comma_list, default=list(PEERS), help=f"comma list of {', '.join(PEERS)}; 'none' for none")
     parser.add_argument("--encoder", default=None, help="give the linear model (and the ensemble's linear member) this sentence encoder, e.g. all-MiniLM-L6-v2 (fetched with 'prodcat fetch-encoder')")
     parser.add_argument("--ensemble-members", type=_comma_list, default=None, help="the ensemble's member families (default: its own, bag,linear,neighbors), e.g. bag,linear,neighbors,transformer")

@@ -21,6 +21,7 @@ import pandas as pd
 from prodcat.categorizer import Categorizer
 from prodcat.data.reading import detect_format
 from prodcat.errors import DataError
+from prodcat.files import usual_mode
 
 SUCCESS_MARKER = "_SUCCESS"
 OUTPUT_FORMATS = ("parquet", "csv")
@@ -129,7 +130,7 @@ def write_dataset(predictions, output: str | Path, *, fmt: str = "parquet", clie
             task = predictions.to_csv(str(part / f"part-*.{fmt}"), name_function=lambda i: f"{i:05d}", index=False, compute=False)
         _compute(task, client, progress)
         (part / SUCCESS_MARKER).touch()
-        part.chmod(0o777 & ~_umask())
+        part.chmod(usual_mode(directory=True))
         _replace_folder(part, output)
     except BaseException:
         shutil.rmtree(part, ignore_errors=True)
@@ -171,11 +172,6 @@ def _replace_folder(part: Path, output: Path) -> None:
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def local_client(workers: int | None = None, scheduler: str | None = None):
