@@ -108,12 +108,13 @@ def test_csv_parts_to_csv_parts_and_existing_output(capsys, linear_model_dir, ca
     catalog.to_csv(tmp_path / "whole.csv", index=False)
     target = tmp_path / "out"
     args = ["predict", "-m", linear_model_dir, "--input", tmp_path / "in", "--output", target, "--engine", "dask",
-            "--workers", "1", "--output-format", "csv", "--top-k", "2", "-q"]
+            "--prefix", "p_", "--workers", "1", "--output-format", "csv", "--top-k", "2", "-q"]
     assert run_cli(capsys, *args)[0] == 0
     assert run_cli(capsys, *args)[0] == 0  # an earlier output (with _SUCCESS) is replaced
     parts = sorted(target.glob("part-*.csv"))
     result = pd.concat([pd.read_csv(p, dtype={"title": str}, keep_default_na=False, na_values=[""]) for p in parts], ignore_index=True)
-    assert_same_rows(result, single_process_cli(capsys, tmp_path, "-m", linear_model_dir, "--top-k", "2", "--input", tmp_path / "whole.csv"))
+    assert "p_category" in result.columns  # --prefix names the columns on Dask as in one process
+    assert_same_rows(result, single_process_cli(capsys, tmp_path, "-m", linear_model_dir, "--top-k", "2", "--prefix", "p_", "--input", tmp_path / "whole.csv"))
 
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")

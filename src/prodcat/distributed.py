@@ -35,18 +35,18 @@ def cached_categorizer(model_path: str) -> Categorizer:
     return _loaded[model_path]
 
 
-def predict_partition(frame: pd.DataFrame, model_path: str, text_cols=None, top_k: int = 1) -> pd.DataFrame:
+def predict_partition(frame: pd.DataFrame, model_path: str, text_cols=None, top_k: int = 1, prefix: str = "predicted_") -> pd.DataFrame:
     """``frame``'s columns and the prediction columns, with ``frame``'s index (one partition's work)."""
-    table = predict_frame_cached(frame, model_path, text_cols, top_k)
+    table = predict_frame_cached(frame, model_path, text_cols, top_k, prefix)
     _as_strings(table, list(table.columns[len(frame.columns) :]))
     table.index = frame.index
     return table
 
 
-def predict_frame_cached(frame: pd.DataFrame, model_path: str, text_cols=None, top_k: int = 1) -> pd.DataFrame:
+def predict_frame_cached(frame: pd.DataFrame, model_path: str, text_cols=None, top_k: int = 1, prefix: str = "predicted_") -> pd.DataFrame:
     from prodcat.batch import predict_frame
 
-    return predict_frame(cached_categorizer(model_path), frame, text_cols, top_k=top_k)
+    return predict_frame(cached_categorizer(model_path), frame, text_cols, top_k=top_k, prefix=prefix)
 
 
 def _as_strings(table: pd.DataFrame, added: list[str]) -> None:
@@ -59,21 +59,22 @@ def _as_strings(table: pd.DataFrame, added: list[str]) -> None:
             table[column] = table[column].astype("string")
 
 
-def predict_dask(ddf, model_path: str | Path, *, text_cols: Sequence[str | int] | str | None = None, top_k: int = 1):
+def predict_dask(ddf, model_path: str | Path, *, text_cols: Sequence[str | int] | str | None = None, top_k: int = 1,
+                 prefix: str = "predicted_"):
     """A lazy Dask DataFrame: ``ddf``'s columns followed by the prediction columns, partition by partition.
 
     ``model_path`` must be readable at the same path on every worker (a shared disk, or the same
-    files copied to each machine). ``text_cols`` and ``top_k`` are those of ``batch.predict_frame``.
+    files copied to each machine). ``text_cols``, ``top_k`` and ``prefix`` are those of ``batch.predict_frame``.
     """
     model_path = str(Path(model_path).absolute())
-    meta = _output_meta(ddf._meta, model_path, text_cols, top_k)  # also checks the model and the columns here
-    return ddf.map_partitions(predict_partition, model_path, text_cols, top_k, meta=meta, align_dataframes=False)
+    meta = _output_meta(ddf._meta, model_path, text_cols, top_k, prefix)  # also checks the model and the columns here
+    return ddf.map_partitions(predict_partition, model_path, text_cols, top_k, prefix, meta=meta, align_dataframes=False)
 
 
-def _output_meta(meta: pd.DataFrame, model_path: str, text_cols, top_k: int) -> pd.DataFrame:
+def _output_meta(meta: pd.DataFrame, model_path: str, text_cols, top_k: int, prefix: str) -> pd.DataFrame:
     """The empty frame of ``predict_partition``'s output: the prediction columns' types come from a
     one-row sample (no rows at all leave their types to chance)."""
-    sample = predict_partition(meta.reindex(index=[0]), model_path, text_cols, top_k)
+    sample = predict_partition(meta.reindex(index=[0]), model_path, text_cols, top_k, prefix)
     inputs = meta.copy()
     inputs.columns = [str(c) for c in inputs.columns]
     return pd.concat([inputs, sample.iloc[:0, len(meta.columns) :]], axis=1)

@@ -52,7 +52,7 @@ def predict_command(
         if engine == "dask":
             from prodcat.cli.predict_dask import predict_dataset
 
-            predict_dataset(resolve_model(model), str(input), output, top_k, text_col, fmt, header, encoding, output_format, keep, quiet, scheduler, workers)
+            predict_dataset(resolve_model(model), str(input), output, top_k, text_col, fmt, header, encoding, output_format, keep, quiet, scheduler, workers, prefix)
             return
         if scheduler or workers:
             raise DataError("--scheduler and --workers are for --engine dask")

@@ -10,7 +10,7 @@ import typer
 
 
 def predict_dataset(model: Path, input: str, output: Path, top_k: int, text_col, fmt, header, encoding, output_format,
-                    keep, quiet: bool, scheduler: str | None, workers: int | None) -> None:
+                    keep, quiet: bool, scheduler: str | None, workers: int | None, prefix: str = "predicted_") -> None:
     """Categorize every file ``input`` names on a Dask cluster into the folder ``output``."""
     from prodcat.errors import DataError
 
@@ -25,7 +25,7 @@ def predict_dataset(model: Path, input: str, output: Path, top_k: int, text_col,
     distributed.check_output(output, output_fmt)  # before starting a cluster
     started = time.perf_counter()
     ddf = distributed.read_dataset(input, fmt=fmt, header=header, encoding=encoding)
-    predictions = distributed.predict_dask(ddf, model, text_cols=text_col, top_k=top_k)
+    predictions = distributed.predict_dask(ddf, model, text_cols=text_col, top_k=top_k, prefix=prefix)
     if keep:
         from prodcat.data.reading import column_list, find_column
 
