@@ -176,6 +176,8 @@ class Categorizer:
 
     def check_settings(self) -> "Categorizer":
         """Check the family's name and settings before any data is read (``fit`` checks them too)."""
+        from sklearn.utils._param_validation import InvalidParameterError
+
         self._check_settings()
         try:
             family_class(self.family)(**self.params)
