@@ -156,3 +156,16 @@ def bert_reference_means(directory: Path, texts: list[str], max_tokens: int) -> 
             x = norm(x + dense(0.5 * hidden * (1 + erf(hidden / np.sqrt(2))), p + "output.dense"), p + "output.LayerNorm")
         vectors.append(x.mean(0))
     return np.array(vectors)
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``prodcat ARGS`` run in this process (errors included)."""
+    from prodcat.cli import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -13,20 +14,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import NORMALIZED, ROOT
+from conftest import NORMALIZED, ROOT, run_cli
 from prodcat.categorizer import EMPTY_TEXT_REASON, Categorizer
-from prodcat.cli.app import main
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of ``prodcat ARGS`` run in this process."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_catalog(path, rows: int = 30) -> pd.DataFrame:
@@ -138,13 +127,19 @@ def test_mode_mistakes_are_explained(capsys, linear_model_dir, args, message):
     assert code == 2 and message in err
 
 
-def test_ctrl_c_leaves_no_output_and_no_temp_file(linear_model_dir, tmp_path):
+def _big_prediction_run(model_dir, tmp_path):
+    """A catalog of about 25,000 rows, its output path, and the ``prodcat predict`` command between them."""
     source, target = tmp_path / "big.csv", tmp_path / "predictions.csv"
     texts = pd.read_csv(NORMALIZED, header=None, dtype=str, keep_default_na=False)[1]
     big = pd.concat([texts] * 3, ignore_index=True)
     pd.DataFrame({"id": range(len(big)), "text": big}).to_csv(source, index=False)
-    command = [sys.executable, "-m", "prodcat", "predict", "-m", str(linear_model_dir), "-i", str(source), "-o", str(target),
+    command = [sys.executable, "-m", "prodcat", "predict", "-m", str(model_dir), "-i", str(source), "-o", str(target),
                "--chunk-rows", "500", "-q"]
+    return source, target, command
+
+
+def test_ctrl_c_leaves_no_output_and_no_temp_file(linear_model_dir, tmp_path):
+    source, target, command = _big_prediction_run(linear_model_dir, tmp_path)
     child = subprocess.Popen(  # a shell's background job ignores SIGINT; a terminal's Ctrl-C does not
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -254,12 +249,7 @@ def test_stdin_to_stdout(linear_model_dir, tmp_path):
 
 # -- interrupted runs --------------------------------------------------------------------------
 def test_sigterm_leaves_no_output_and_no_temp_file_exit_143(linear_model_dir, tmp_path):
-    source, target = tmp_path / "big.csv", tmp_path / "predictions.csv"
-    texts = pd.read_csv(NORMALIZED, header=None, dtype=str, keep_default_na=False)[1]
-    big = pd.concat([texts] * 3, ignore_index=True)
-    pd.DataFrame({"id": range(len(big)), "text": big}).to_csv(source, index=False)
-    command = [sys.executable, "-m", "prodcat", "predict", "-m", str(linear_model_dir), "-i", str(source), "-o", str(target),
-               "--chunk-rows", "500", "-q"]
+    source, target, command = _big_prediction_run(linear_model_dir, tmp_path)
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".predictions.csv.*.part")) and child.poll() is None and time.monotonic() < deadline:
@@ -319,15 +309,18 @@ def test_train_skips_missing_labels_and_a_label_with_an_arrow_stays_flat(capsys,
     assert not [c for c in pd.read_csv(target, dtype=str).columns if c.endswith("depth")]  # a flat model: no tree columns
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_a_read_only_directory_is_one_line_exit_2(capsys, linear_model_dir, tmp_path):
     source, locked = tmp_path / "catalog.csv", tmp_path / "locked"
     write_catalog(source)
-    locked.mkdir()
-    locked.chmod(0o555)
+    if os.geteuid() == 0:  # root writes into a 0555 directory; not into sysfs, which refuses even root
+        locked = Path("/sys")
+    else:
+        locked.mkdir()
+        locked.chmod(0o555)
     try:
         code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", locked / "out.csv", "--header", "-q")
     finally:
-        locked.chmod(0o755)
+        if locked != Path("/sys"):
+            locked.chmod(0o755)
     assert code == 2 and out == "" and err.count("\n") == 1
     assert f"cannot write in {locked} (Permission denied); choose another --output" in err

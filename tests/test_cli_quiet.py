@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
-from prodcat.cli.app import main
 from prodcat.cli.train import _training_progress, _uses_keras
 
 ENV = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}  # conftest silences it
@@ -19,16 +18,6 @@ ENV = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG
 def prodcat(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "prodcat", *map(str, args)], capture_output=True, text=True,
                           env=env or ENV, cwd=ROOT, timeout=300)
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_a_keras_model_prints_no_tensorflow_log_lines(bag_model_dir):

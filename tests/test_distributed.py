@@ -11,25 +11,14 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import NORMALIZED, TINY_LINEAR
+from conftest import NORMALIZED, TINY_LINEAR, run_cli
 from prodcat.batch import predict_file
 from prodcat.categorizer import Categorizer
-from prodcat.cli.app import main
 
 pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'prodcat[dask]')")
 
 from prodcat import distributed  # noqa: E402
 
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -7,24 +7,13 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, run_cli
 from test_reports import grocery_file, path_model  # noqa: F401  (fixtures: a model of category paths)
 
 from prodcat.categorizer import Categorizer
-from prodcat.cli.app import main
 from prodcat.cli.predict import _estimated_rows, _progress_bar
 
 HEADPHONES = "Sony wireless noise cancelling headphones"
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_top_k_is_the_number_of_categories_in_total(capsys, linear_model_dir):

@@ -7,24 +7,13 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import BIGBASKET, SAMPLE
+from conftest import BIGBASKET, SAMPLE, run_cli
 
-from prodcat.cli.app import main
 from prodcat.evaluation import evaluate_file
 from prodcat.reporting import level_confusions, most_confused, tick_names
 from prodcat.training import train
 
 TINY_LINEAR = {"char_ngrams": [0, 0], "max_features": 20_000}
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
