@@ -44,11 +44,8 @@ class ServedModel:
 
     @classmethod
     def load(cls, settings: Settings) -> "ServedModel":
-        from prodcat import artifacts
-
         categorizer = Categorizer.load(settings.model)
-        created = artifacts.read_manifest(settings.model).get("created")
-        served = cls(categorizer, created)
+        served = cls(categorizer, categorizer.created_)
         served.categorize([WARM_UP_TEXT], top_k=1)  # the first call builds lazy state; keep it off the clock
         return served
 
