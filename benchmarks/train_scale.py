@@ -13,7 +13,9 @@ Each model trains in a fresh process (``--worker``), one after another:
 
 * prodcat families: ``prodcat.train(CSV, family=F, out=DIR, refit=False)``, as
   ``prodcat train --no-refit`` does: reading, the grouped split, training with calibration on the
-  validation part, evaluation on the test part, saving;
+  validation part, evaluation on the test part, saving; that model trains on the same rows as the
+  peers. ``F+refit`` (``linear+refit``, ``bag+refit``) is ``prodcat train``'s default: the same, then
+  the refit on every row (its F1 is still the evaluated model's, on the test part);
 * peers (``peers.py``): reading, the same grouped split, ``fit`` on the training part (shuffled,
   seeded: the generated file lists its rows label by label, and fastText's SGD reads in file order),
   predicting the test part.
@@ -50,6 +52,7 @@ BIGBASKET = ROOT.parent / "shared" / "data" / "bigbasket" / "bigbasket_products.
 OUT = ROOT / "benchmarks" / "out"
 RESULTS = ROOT / "benchmarks" / "results" / "train_scale"
 PRODCAT_FAMILIES = ("linear", "bag")
+REFIT = "+refit"  # a family's name with this suffix: prodcat train's default, refit on all rows
 PEERS = ("fasttext", "tfidf-svm")
 SIZES = ("g", "kg", "ml", "l", "pcs", "pack")
 
@@ -97,14 +100,15 @@ def _peak_rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def train_prodcat(family: str, data: Path) -> dict:
+def train_prodcat(model: str, data: Path) -> dict:
     import prodcat
     from prodcat.training import train
 
+    family, refit = model.removesuffix(REFIT), model.endswith(REFIT)
     with tempfile.TemporaryDirectory(prefix="prodcat-train-scale-") as out:
-        options = {"refit": False} if "refit" in inspect.signature(train).parameters else {}
+        options = {"refit": refit} if "refit" in inspect.signature(train).parameters else {}
         result = train(data, out=Path(out) / "model", family=family, log_dir=None, verbose=0, **options)
-    return {"weighted_f1": result.metrics["weighted_f1"], "train_rows": int(len(result.split.train)),
+    return {"refit": result.refit and {k: result.refit[k] for k in ("rows", "folds", "calibration")}, "weighted_f1": result.metrics["weighted_f1"], "train_rows": int(len(result.split.train)),
             "split": {k: v for k, v in result.split.describe().items() if k != "seed"}, "prodcat": prodcat.__version__}
 
 
@@ -128,7 +132,7 @@ def worker(model: str, data: Path, result_path: Path) -> None:
     start = time.perf_counter()
     result = train_peer(model, data) if model in PEERS else train_prodcat(model, data)
     result["seconds"] = time.perf_counter() - start
-    if model == "linear":  # its worker processes: ended, so that their peak memory counts
+    if model.startswith("linear"):  # its worker processes: ended, so that their peak memory counts
         from joblib.externals.loky import get_reusable_executor
 
         get_reusable_executor().shutdown(wait=True)
@@ -172,7 +176,7 @@ def markdown(results: dict) -> str:
         cells = []
         for n in sizes:
             run = runs.get(n) or runs.get(str(n)) or {}
-            workers = (run.get("worker_processes_peak_rss_mb") or 0) if model == "linear" else 0
+            workers = (run.get("worker_processes_peak_rss_mb") or 0) if model.startswith("linear") else 0
             memory = f"{run.get('peak_rss_mb', 0):,.0f}" + (f" (+{workers:,.0f} per worker)" if workers > 100 else "")
             cells.append(run["error"] if "error" in run else
                          f"{run['seconds']:,.0f} / {memory} / {run['weighted_f1']:.3f}" if run else "not run")
@@ -221,7 +225,7 @@ def run(sizes: list[int], models: list[str], n_labels: int, timeout: float, out:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="20000,100000,300000,1000000", help="comma list of catalog sizes")
-    parser.add_argument("--models", default=",".join(PRODCAT_FAMILIES + PEERS), help="comma list: linear, bag, fasttext, tfidf-svm")
+    parser.add_argument("--models", default=",".join(PRODCAT_FAMILIES + PEERS), help="comma list: linear, bag, fasttext, tfidf-svm, linear+refit, bag+refit")
     parser.add_argument("--labels", type=int, default=90, help="labels of the generated catalogs (default BigBasket's 90)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one model may train (default 1800)")
     parser.add_argument("--out", type=Path, default=RESULTS)

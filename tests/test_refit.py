@@ -80,6 +80,29 @@ def test_no_prediction_during_training_comes_from_a_model_that_trained_on_that_p
     assert temperature_rows[-1] == n_rows - result.refit["rows_of_labels_unseen_by_their_fold"]
 
 
+def test_a_large_catalog_is_calibrated_on_the_evaluated_model_s_validation_rows_without_fold_trainings(grocery_file, monkeypatch, tmp_path):
+    import prodcat.refit
+
+    monkeypatch.setattr(prodcat.refit, "HOLDOUT_ROWS", 100)  # the grocery file's 480 rows count as large
+    trained_on, temperature_rows = [], []
+    fit, fit_temperature = LinearModel.fit, calibration.fit_temperature
+    monkeypatch.setattr(LinearModel, "fit", lambda self, data: trained_on.append(set(data.texts)) or fit(self, data))
+    monkeypatch.setattr(calibration, "fit_temperature", lambda scores, y: temperature_rows.append(len(y)) or fit_temperature(scores, y))
+    result = _train(grocery_file, out=tmp_path / "model")
+    assert len(trained_on) == 2  # the evaluated model and the shipped one: no fold models
+    validation = len(result.split.validation)
+    assert temperature_rows == [validation, validation]  # the evaluated model's calibration, then the shipped one's
+    assert result.refit["folds"] is None and result.refit["out_of_fold_scores"]["rows"] == validation
+    catalog = read_catalog(grocery_file, text_cols="product", label_cols="category")
+    assert not {normalize_text(catalog.texts[i]) for i in result.split.validation} & trained_on[0]
+    assert f"{validation} validation rows it never trained on" in result.categorizer.calibration_["method"]
+    report = (tmp_path / "model" / "report" / "report.md").read_text()
+    assert f"On those {validation} validation rows: accuracy" in report and "Held-out expected calibration error" in report
+    # an explicit number of folds still cross-fits
+    trained_on.clear()
+    assert _train(grocery_file, calibration_folds=2).refit["folds"] == 2 and len(trained_on) == 1 + 2 + 1
+
+
 def test_the_shipped_model_has_learned_every_usable_row_and_the_report_says_so(grocery_file, tmp_path):
     out = tmp_path / "model"
     result = _train(grocery_file, out=out)

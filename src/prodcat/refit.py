@@ -7,6 +7,11 @@ predicted by a model that never trained on it or on a near-duplicate of it; the 
 review threshold and an ensemble's member weights are chosen on those out-of-fold predictions, and
 the model trained on every row uses them.
 
+A large catalog (``HOLDOUT_ROWS`` usable rows or more) skips the k fold trainings: its evaluated
+model's predictions of the validation rows, which that model never trained on, set the temperature,
+threshold and weights instead. Those are thousands of rows, and a model trained on 80% of them
+differs little from one trained on all; k more trainings of a million rows would cost hours.
+
 Keras families train for a fixed number of epochs here: the epoch at which the evaluated model's
 early stopping found the lowest validation loss (the folds and the refit have no validation rows).
 """
@@ -28,6 +33,7 @@ from prodcat.evaluation import scores
 
 SLOW_FAMILIES = ("lstm", "transformer")  # trained fewer times by default
 MISSING_LABEL_MARGIN = 1e3  # a label a fold model never learned scores this far below its lowest logit
+HOLDOUT_ROWS = 100_000  # from this many usable rows on, calibrate on the evaluated model's validation rows
 
 
 def default_folds(family: str, params: dict) -> int:
@@ -47,16 +53,28 @@ class OutOfFold:
 
 
 def refit(evaluated: Categorizer, texts: Sequence[str], labels: Sequence[str], *, n_folds: int | None = None,
-          verbose: int = 0) -> tuple[Categorizer, dict]:
-    """``evaluated``'s recipe trained on every row of ``texts``, calibrated out of fold; and what was done."""
+          validation: tuple[Sequence[str], Sequence[str]] | None = None, verbose: int = 0) -> tuple[Categorizer, dict]:
+    """``evaluated``'s recipe trained on every row of ``texts``, calibrated out of fold; and what was done.
+
+    Without ``n_folds``, a catalog of ``HOLDOUT_ROWS`` rows or more is calibrated on ``validation``
+    (texts and labels the evaluated model never trained on) when given, any other on default folds."""
     params = fixed_epochs(evaluated)
-    n_folds = n_folds or default_folds(evaluated.family, params)
+    holdout = n_folds is None and validation is not None and len(texts) >= HOLDOUT_ROWS
+    n_folds = None if holdout else n_folds or default_folds(evaluated.family, params)
 
     def recipe() -> Categorizer:
         return Categorizer(evaluated.family, params=params, class_weight=evaluated.class_weight,
                            target_precision=evaluated.target_precision, seed=evaluated.seed)
 
-    oof = out_of_fold(recipe, texts, labels, n_folds, evaluated.seed)
+    if holdout:
+        oof = held_out(evaluated, *validation, sorted(set(labels)))
+        source = (f"the evaluated model's predictions of the {len(oof.y)} validation rows it never trained on "
+                  f"(a catalog of {HOLDOUT_ROWS:,} rows or more is not cross-fitted)")
+        labels_scored = list(validation[1])
+    else:
+        oof = out_of_fold(recipe, texts, labels, n_folds, evaluated.seed)
+        source = f"out-of-fold predictions ({n_folds} grouped folds over {len(texts)} rows)"
+        labels_scored = list(labels)
     shipped = recipe().fit(texts, labels, log_dir=None, verbose=verbose, label_paths=evaluated.tree_ is not None)
     known = oof.y >= 0
     if shipped.family == "ensemble":
@@ -65,7 +83,6 @@ def refit(evaluated: Categorizer, texts: Sequence[str], labels: Sequence[str], *
         logits = shipped.model_.mix(oof.member_logits)
     else:
         logits = oof.member_logits[0]
-    source = f"out-of-fold predictions ({n_folds} grouped folds over {len(texts)} rows)"
     shipped.calibrate_with(logits[known], oof.y[known], source)
     shipped.history_ = evaluated.history_  # the curve that chose the epochs
     probs = probabilities(logits, shipped.temperature_)
@@ -73,7 +90,7 @@ def refit(evaluated: Categorizer, texts: Sequence[str], labels: Sequence[str], *
         "rows": len(texts),
         "folds": n_folds,
         "calibration": source,
-        "out_of_fold_scores": scores(list(labels), shipped.labels_from_proba(probs)),
+        "out_of_fold_scores": scores(labels_scored, shipped.labels_from_proba(probs)),
         "rows_of_labels_unseen_by_their_fold": int((~known).sum()),
         "out_of_fold_ece": expected_calibration_error(probs[known], oof.y[known]),
         "out_of_fold_review": shipped.calibration_["coverage"],
@@ -108,6 +125,18 @@ def out_of_fold(recipe: Callable[[], Categorizer], texts: Sequence[str], labels:
         learned = set(model.labels_)
         y[held] = [column[labels[i]] if labels[i] in learned else -1 for i in held]
     return OutOfFold(member_logits, y, folds)
+
+
+def held_out(evaluated: Categorizer, texts: Sequence[str], labels: Sequence[str], names: list[str]) -> OutOfFold:
+    """The evaluated model's logits of rows it never trained on, as ``out_of_fold`` gives them, in the
+    order of all labels ``names``."""
+    normalized = [normalize_text(t) for t in texts]
+    column = {label: i for i, label in enumerate(names)}
+    columns = [column[label] for label in evaluated.labels_]
+    parts = evaluated.model_.members_ if evaluated.family == "ensemble" else [evaluated.model_]
+    learned = set(evaluated.labels_)
+    y = np.array([column[label] if label in learned else -1 for label in labels], dtype=np.int64)
+    return OutOfFold([_in_label_order(part.logits(normalized), columns, len(names)) for part in parts], y, np.zeros(len(y), dtype=np.int64))
 
 
 def _in_label_order(logits: np.ndarray, columns: list[int], n_labels: int) -> np.ndarray:

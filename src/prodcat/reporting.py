@@ -184,11 +184,14 @@ def shipped_model_lines(context: dict) -> list[str]:
         "",
         f"- Its calibration and review threshold come from {refit['calibration']}: each row predicted by a model that "
         "never trained on it or on a near-duplicate of it.",
-        f"- Out-of-fold expected calibration error {refit['out_of_fold_ece']:.4f}; review threshold {review.get('threshold', 0):.4f} "
-        f"keeps {review.get('coverage', 0):.1%} of rows at precision {precision} out of fold.",
+        f"- {'Held-out' if refit.get('folds') is None else 'Out-of-fold'} expected calibration error {refit['out_of_fold_ece']:.4f}; review threshold {review.get('threshold', 0):.4f} "
+        f"keeps {review.get('coverage', 0):.1%} of rows at precision {precision} {'on them' if refit.get('folds') is None else 'out of fold'}.",
     ]
     oof = refit.get("out_of_fold_scores")
-    if oof:
+    if oof and refit.get("folds") is None:  # a large catalog, calibrated on the validation rows
+        lines.append(f"- On those {oof['rows']} validation rows: accuracy {oof['accuracy']:.4f}, weighted F1 {oof['weighted_f1']:.4f}, "
+                     f"macro F1 {oof['macro_f1']:.4f}.")
+    elif oof:
         lines.append(f"- Cross-validated over all {oof['rows']} rows (each predicted out of fold, before the refit): accuracy "
                      f"{oof['accuracy']:.4f}, weighted F1 {oof['weighted_f1']:.4f}, macro F1 {oof['macro_f1']:.4f}"
                      + (f"; steadier than the {split['test_rows']} test rows alone" if split.get("test_rows", 0) < 500 else "") + ".")

@@ -117,7 +117,8 @@ def train(
 ) -> TrainResult:
     """Train a categorizer on a labelled catalog and evaluate it on a held-out test split; then (with
     ``refit``) train the same recipe on every usable row, calibrated on ``calibration_folds`` grouped
-    folds (default: 5, or 3 for the slow families), and return that one.
+    folds (default: 5, or 3 for the slow families; for 100,000 rows or more, the evaluated model's
+    validation rows instead), and return that one.
 
     With ``out``, the model is saved there and the report written to ``report_dir`` (default
     ``out/report``). ``progress(stage)`` is told each stage as it starts ("training on 8,000 rows").
@@ -157,11 +158,14 @@ def train(
     metrics = evaluate(evaluated, pick(parts.test, texts), pick(parts.test, labels))
     shipped, refit_info = evaluated, None
     if refit:
-        from prodcat.refit import refit as refit_on
+        from prodcat.refit import HOLDOUT_ROWS, refit as refit_on
 
         rows = np.sort(np.concatenate([parts.train, parts.validation, parts.test]))
-        progress(f"refitting on all {len(rows):,} rows, calibrated out of fold (one training per fold, then one on all)")
-        shipped, refit_info = refit_on(evaluated, pick(rows, texts), pick(rows, labels), n_folds=calibration_folds, verbose=verbose)
+        progress(f"refitting on all {len(rows):,} rows, calibrated out of fold"
+                 + (" (one training per fold, then one on all)" if calibration_folds or len(rows) < HOLDOUT_ROWS else ""))
+        validation = (pick(parts.validation, texts), pick(parts.validation, labels))
+        shipped, refit_info = refit_on(evaluated, pick(rows, texts), pick(rows, labels), n_folds=calibration_folds,
+                                       validation=validation, verbose=verbose)
     shipped.metadata = {
         "name": Path(out).name if out else f"prodcat-{family}",
         "training": {

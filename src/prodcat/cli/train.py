@@ -29,7 +29,7 @@ def train_command(
     target_precision: Annotated[float, typer.Option("--target-precision", help="Precision the review threshold must reach on validation.")] = 0.98,
     drop_rare_labels: Annotated[bool, typer.Option("--drop-rare-labels", help="Leave out labels with a single row (by default they are learned, not tested).")] = False,
     refit: Annotated[bool, typer.Option("--refit/--no-refit", help="Ship the model refit on every usable row after the evaluation (--no-refit: ship the evaluated model, trained on the training split).")] = True,
-    calibration_folds: Annotated[Optional[int], typer.Option("--calibration-folds", help="Refit: grouped folds whose out-of-fold predictions set the calibration and review threshold; each costs one more training. [default: 5; 3 for lstm and transformer]", show_default=False)] = None,
+    calibration_folds: Annotated[Optional[int], typer.Option("--calibration-folds", help="Refit: grouped folds whose out-of-fold predictions set the calibration and review threshold; each costs one more training. [default: 5; 3 for lstm and transformer; none from 100,000 rows on: the validation rows set them]", show_default=False)] = None,
     log_dir: Annotated[Path, typer.Option("--log-dir", help="TensorBoard logs (LSTM).")] = Path("logs"),
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="LSTM: most epochs (early stopping may end sooner). [default: 10]", show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="LSTM: rows per step. [default: 64]", show_default=False)] = None,
