@@ -49,3 +49,22 @@ def test_sparse_adam_moves_only_the_rows_of_the_batch_and_as_adam_does_on_the_fi
     np.testing.assert_array_equal(sparse[2][[1, 2, 3, 4]], sparse[1][[1, 2, 3, 4]])
     assert not np.allclose(dense[2][[1, 2, 3, 4]], dense[1][[1, 2, 3, 4]])
     assert np.flatnonzero(np.any(sparse[2] != sparse[1], axis=1)).tolist() == [10, 11, 12]
+
+
+def test_the_bag_trains_a_network_over_the_saved_one_s_layers_with_the_same_outputs():
+    from prodcat.models.bag import BagModel
+
+    keras = import_keras()
+    texts = ["cotton shirt for men", "usb cable two metres", "paperback novel", "steel pan", "", "shirt cable"]
+    bag = BagModel(max_tokens=100, embedding_dim=8)
+    model = bag._build(keras, bag._cut(texts), 3)
+    trainer = bag._trainer(keras, model)
+    assert trainer is not model and "SparseLookup" in {type(layer).__name__ for layer in trainer.layers}
+    assert {id(w) for w in trainer.trainable_weights} == {id(w) for w in model.trainable_weights}  # the same variables
+    import tensorflow as tf
+
+    strings = tf.constant(np.asarray(bag._cut(texts), dtype=object).reshape(-1, 1))
+    np.testing.assert_allclose(trainer(strings, training=False), model(strings, training=False), atol=1e-7)
+    # ... and what is saved is the plain network: no training-only layer
+    assert "SparseLookup" not in {type(layer).__name__ for layer in model.layers}
+    assert BagModel(sparse_updates=False)._trainer(keras, model) is model

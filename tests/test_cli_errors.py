@@ -62,6 +62,9 @@ def _cases(f: dict[str, Path]) -> dict[str, tuple[list[str], list[str]]]:
         "predict not a model": (["predict", "--model", str(f["not_a_model"]), "a cotton shirt"], ["not_a_model", "not a prodcat model"]),
         "evaluate not a model": (["evaluate", str(f["good"]), "--model", str(f["not_a_model"]), "-r", out], ["not_a_model", "not a prodcat model"]),
         "bad param": ([*TRAIN, str(f["good"]), "--param", "C", "-o", out], ["--param 'C'", "KEY=VALUE"]),
+        "time budget without auto": ([*TRAIN, str(f["good"]), "--time-budget", "5m", "-o", out], ["--time-budget", "--family auto"]),
+        "bad time budget": (["train", str(f["good"]), "--family", "auto", "--time-budget", "soon", "-o", out], ["--time-budget 'soon'", "5m"]),
+        "param with auto": (["train", str(f["good"]), "--family", "auto", "--param", "C=1", "-o", out], ["--param C", "named --family"]),
         "bad JSON param": ([*TRAIN, str(f["good"]), "--param", "member_params={linear: 1}", "-o", out], ["--param member_params", "not valid JSON"]),
         "unknown encoder": (["fetch-encoder", "MiniLM"], ["unknown encoder 'MiniLM'", "all-MiniLM-L6-v2"]),
         "inspect unknown column": (["data", "inspect", str(f["header"]), "--label-col", "categorie"], ["header.csv", "--label-col 'categorie'"]),
@@ -87,6 +90,7 @@ def results(files) -> dict[str, subprocess.CompletedProcess]:
 USER_ERRORS = [
     "missing file", "unknown column", "empty file", "one label", "too few calibration folds", "non-utf8", "predict not a model",
     "evaluate not a model", "bad param", "bad JSON param", "unknown encoder", "inspect unknown column",
+    "time budget without auto", "bad time budget", "param with auto",
 ]
 
 

@@ -121,7 +121,7 @@ def out_of_fold(recipe: Callable[[], Categorizer], texts: Sequence[str], labels:
         for m, part in enumerate(parts):
             if len(member_logits) <= m:
                 member_logits.append(np.zeros((len(texts), len(names))))
-            member_logits[m][held] = _in_label_order(part.logits(normalized), [column[label] for label in model.labels_], len(names))
+            member_logits[m][held] = in_label_order(part.logits(normalized), [column[label] for label in model.labels_], len(names))
         learned = set(model.labels_)
         y[held] = [column[labels[i]] if labels[i] in learned else -1 for i in held]
     return OutOfFold(member_logits, y, folds)
@@ -136,10 +136,10 @@ def held_out(evaluated: Categorizer, texts: Sequence[str], labels: Sequence[str]
     parts = evaluated.model_.members_ if evaluated.family == "ensemble" else [evaluated.model_]
     learned = set(evaluated.labels_)
     y = np.array([column[label] if label in learned else -1 for label in labels], dtype=np.int64)
-    return OutOfFold([_in_label_order(part.logits(normalized), columns, len(names)) for part in parts], y, np.zeros(len(y), dtype=np.int64))
+    return OutOfFold([in_label_order(part.logits(normalized), columns, len(names)) for part in parts], y, np.zeros(len(y), dtype=np.int64))
 
 
-def _in_label_order(logits: np.ndarray, columns: list[int], n_labels: int) -> np.ndarray:
+def in_label_order(logits: np.ndarray, columns: list[int], n_labels: int) -> np.ndarray:
     """A fold model's logits in the columns of all labels; a label it never learned scores far below the rest."""
     full = np.repeat(logits.min(axis=1, keepdims=True) - MISSING_LABEL_MARGIN, n_labels, axis=1)
     full[:, columns] = logits

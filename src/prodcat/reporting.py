@@ -97,6 +97,7 @@ def markdown(metrics: dict, context: dict) -> str:
         "| rows | accuracy | weighted F1 | macro F1 |",
         "|---:|---:|---:|---:|",
         f"| {metrics['rows']} | {metrics['accuracy']:.4f} | {metrics['weighted_f1']:.4f} | {metrics['macro_f1']:.4f} |",
+        *selection_lines(context),
         *shipped_model_lines(context),
         "",
         "## Per class",
@@ -163,6 +164,19 @@ def plot_lines(metrics: dict, context: dict) -> list[str]:
         if context.get("from_training"):
             lines += ["Training curves, from the model's training (not these rows):", ""]
         lines += ["![Loss per epoch](epoch_loss.png)", "", "![Accuracy per epoch](epoch_accuracy.png)", ""]
+    return lines
+
+
+def selection_lines(context: dict) -> list[str]:
+    """How ``--family auto`` chose the family, when it did."""
+    selection = context.get("selection")
+    if not selection:
+        return []
+    tried = ", ".join(f"{family} {f1:.4f}" for family, f1 in selection["out_of_fold_weighted_f1"].items()) or "none"
+    lines = ["", f"**Family chosen by cross-validation: {selection['chosen']}.** Out-of-fold weighted F1 over "
+             f"{selection['folds']} grouped folds of the {selection['rows']} training rows (no validation or test row): {tried}."]
+    if selection["not_tried"]:
+        lines.append(f"Not tried within the {selection['time_budget_s']:.0f} s budget: {', '.join(selection['not_tried'])}.")
     return lines
 
 

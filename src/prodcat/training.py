@@ -25,6 +25,7 @@ from prodcat.models.registry import STREAMING_FAMILIES
 from prodcat.reporting import write_report
 
 RARE_ROWS = 2  # a label with at most this many rows is learned but not tested
+AUTO = "auto"  # not a family: ``train`` chooses one by cross-validation
 
 
 @dataclass
@@ -41,6 +42,7 @@ class TrainResult:
     evaluated: Categorizer | None = None
     refit: dict | None = None
     untested_labels: list[str] = field(default_factory=list)
+    selection: dict | None = None  # with family "auto": how the family was chosen
 
 
 def clean_rows(catalog: Catalog, *, drop_rare_labels: bool = False) -> tuple[list[int], dict]:
@@ -111,6 +113,7 @@ def train(
     drop_rare_labels: bool = False,
     refit: bool = True,
     calibration_folds: int | None = None,
+    time_budget: float | None = None,
     log_dir: str | Path | None = "logs",
     verbose: int = 1,
     progress: Callable[[str], None] | None = None,
@@ -120,10 +123,15 @@ def train(
     folds (default: 5, or 3 for the slow families; for 100,000 rows or more, the evaluated model's
     validation rows instead), and return that one.
 
+    ``family="auto"`` chooses the family (linear, bag, neighbors or their ensemble) by grouped
+    cross-validation on the training split within ``time_budget`` seconds (``prodcat.selection``).
+
     With ``out``, the model is saved there and the report written to ``report_dir`` (default
     ``out/report``). ``progress(stage)`` is told each stage as it starts ("training on 8,000 rows").
     """
     progress = progress or (lambda stage: None)
+    if family == AUTO and params:
+        raise DataError(f"--param {next(iter(params))}=... needs a named --family; auto chooses among families with their defaults")
     if calibration_folds is not None and calibration_folds < 2:
         raise DataError(f"--calibration-folds must be at least 2; got {calibration_folds}")
     if family in STREAMING_FAMILIES and not isinstance(data, Catalog):  # a file larger than memory: read in chunks
@@ -144,6 +152,15 @@ def train(
     labels = [catalog.labels[i] for i in keep]
     parts, untested = split_rows(texts, labels, str(catalog.source), strategy=split, seed=seed, test_size=test_size, validation_size=validation_size)
     pick = lambda rows, values: [values[i] for i in rows]  # noqa: E731
+    selection = None
+    if family == AUTO:
+        from prodcat.selection import DEFAULT_TIME_BUDGET, choose_family
+
+        budget = time_budget or DEFAULT_TIME_BUDGET
+        progress(f"choosing the family by cross-validation on {len(parts.train):,} training rows (budget {budget:.0f} s)")
+        chosen = choose_family(pick(parts.train, texts), pick(parts.train, labels), time_budget=budget, seed=seed,
+                               class_weight=class_weight, progress=progress)
+        family, params, selection = chosen.family, chosen.params, chosen.describe()
     evaluated = Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision, seed=seed)
     progress(f"training on {len(parts.train):,} rows, validating on {len(parts.validation):,}")
     evaluated.fit(
@@ -178,16 +195,18 @@ def train(
             "split": parts.describe(),
             "untested_labels": untested,
             "refit": refit_info,
+            "selection": selection,
         },
         "metrics": {"test": _summary(metrics)},
     }
     evaluated.metadata = shipped.metadata
-    result = TrainResult(shipped, parts, metrics, skipped, evaluated=evaluated, refit=refit_info, untested_labels=untested)
+    result = TrainResult(shipped, parts, metrics, skipped, evaluated=evaluated, refit=refit_info, untested_labels=untested,
+                         selection=selection)
     if out is not None:
         progress("writing the model and its report")
         result.model_dir = shipped.save(out)
         context = report_context(evaluated, f"{catalog.source} (test split)", parts.describe(), skipped)
-        context.update(refit=refit_info, untested_labels=untested)
+        context.update(refit=refit_info, untested_labels=untested, selection=selection)
         result.report_dir = write_report(
             Path(report_dir) if report_dir else Path(out) / "report", metrics, context=context, history=evaluated.history_,
         )

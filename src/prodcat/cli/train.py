@@ -14,7 +14,7 @@ def train_command(
     file: Annotated[Optional[Path], typer.Argument(help="Labelled catalog (default: the downloaded reference dataset).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory to write (default: a folder in models/ named after the file and the family).")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Report directory (default: <out>/report).")] = None,
-    family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear, bag, neighbors, transformer, ensemble, hierarchical, or streaming (the only one that streams: it reads the file in chunks, in bounded memory, for catalogs larger than memory).")] = "lstm",
+    family: Annotated[str, typer.Option("--family", help="Model family: lstm (the reference), linear, bag, neighbors, transformer, ensemble, hierarchical, streaming (the only one that streams: it reads the file in chunks, in bounded memory, for catalogs larger than memory), or auto (linear, bag, neighbors or their ensemble, chosen by cross-validation on the training rows within --time-budget).")] = "lstm",
     text_col: TextCol = None,
     label_col: LabelCol = None,
     fmt: Format = None,
@@ -30,6 +30,7 @@ def train_command(
     drop_rare_labels: Annotated[bool, typer.Option("--drop-rare-labels", help="Leave out labels with a single row (by default they are learned, not tested).")] = False,
     refit: Annotated[bool, typer.Option("--refit/--no-refit", help="Ship the model refit on every usable row after the evaluation (--no-refit: ship the evaluated model, trained on the training split).")] = True,
     calibration_folds: Annotated[Optional[int], typer.Option("--calibration-folds", help="Refit: grouped folds whose out-of-fold predictions set the calibration and review threshold; each costs one more training. [default: 5; 3 for lstm and transformer; none from 100,000 rows on: the validation rows set them]", show_default=False)] = None,
+    time_budget: Annotated[Optional[str], typer.Option("--time-budget", help="--family auto: time for choosing the family, e.g. 300, 90s, 5m, 1h; training the chosen family comes after. [default: 5m]", show_default=False)] = None,
     log_dir: Annotated[Path, typer.Option("--log-dir", help="TensorBoard logs (LSTM).")] = Path("logs"),
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="LSTM: most epochs (early stopping may end sooner). [default: 10]", show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="LSTM: rows per step. [default: 64]", show_default=False)] = None,
@@ -47,9 +48,15 @@ def train_command(
 ) -> None:
     """Train a categorizer on a labelled catalog; save it with a report on its leakage-free test split."""
     from prodcat.models.registry import STREAMING_FAMILIES
-    from prodcat.training import train
+    from prodcat.selection import parse_duration
+    from prodcat.training import AUTO, train
 
     _check_family(family)
+    budget = parse_duration(time_budget) if time_budget is not None else None
+    if budget is not None and family != AUTO:
+        from prodcat.errors import DataError
+
+        raise DataError(f"--time-budget is for --family auto; --family {family} trains one family")
     lstm_flags = {
         "epochs": epochs, "batch_size": batch_size, "max_tokens": max_tokens, "sequence_length": sequence_length,
         "embedding_dim": embedding_dim, "lstm_units": lstm_units, "bidirectional": bidirectional, "dropout": dropout,
@@ -61,6 +68,10 @@ def train_command(
 
         raise DataError(f"--{next(iter(params)).replace('_', '-')} is an LSTM setting; for --family {family} use --param KEY=VALUE")
     params.update(parse_params(param))
+    if family == AUTO and params:
+        from prodcat.errors import DataError
+
+        raise DataError(f"--param {next(iter(params))}=... needs a named --family; auto chooses among families with their defaults")
     _check_settings(family, params, class_weight, target_precision, split)
     if file is None:
         file = _reference_dataset()
@@ -73,9 +84,12 @@ def train_command(
             file, out=out, report_dir=report, family=family, params=params, **reading_options(text_col, label_col, fmt, header, encoding, path_sep),
             split=split, seed=seed, test_size=test_size, validation_size=validation_size, class_weight=class_weight,
             target_precision=target_precision, drop_rare_labels=drop_rare_labels, refit=refit, calibration_folds=calibration_folds,
-            log_dir=log_dir, verbose=0 if quiet else 1, progress=progress,
+            time_budget=budget, log_dir=log_dir, verbose=0 if quiet else 1, progress=progress,
         )
     m = result.metrics
+    if result.selection:
+        tried = ", ".join(f"{name} {f1:.4f}" for name, f1 in result.selection["out_of_fold_weighted_f1"].items()) or "none in the budget"
+        typer.echo(f"family chosen: {result.selection['chosen']} (out-of-fold weighted F1 on the training rows: {tried})")
     typer.echo(f"model: {result.model_dir}")
     typer.echo(f"report: {result.report_dir}")
     if result.skipped:
@@ -108,8 +122,8 @@ def _check_family(family: str) -> None:
     from prodcat.errors import DataError
     from prodcat.models.registry import FAMILIES
 
-    if family not in FAMILIES:
-        raise DataError(f"--family {family!r} is not a model family; use one of {', '.join(FAMILIES)}")
+    if family not in FAMILIES and family != "auto":
+        raise DataError(f"--family {family!r} is not a model family; use one of {', '.join(FAMILIES)}, or auto")
 
 
 def _check_settings(family: str, params: dict, class_weight: str | None, target_precision: float, split: str) -> None:
@@ -119,6 +133,9 @@ def _check_settings(family: str, params: dict, class_weight: str | None, target_
 
     if split not in ("grouped", "random"):
         raise DataError(f"--split {split!r} is not known; use grouped (leakage-free) or random")
+    if family == "auto":
+        Categorizer("linear", class_weight=class_weight, target_precision=target_precision).check_settings()
+        return
     Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision).check_settings()
 
 
@@ -153,6 +170,8 @@ def _uses_keras(family: str, params: dict) -> bool:
     from prodcat.models.registry import family_class
 
     keras_families = {"lstm", "bag", "transformer"}
+    if family == "auto":  # it may choose the bag
+        return True
     if family == "ensemble":
         members = params.get("members") or inspect.signature(family_class("ensemble")).parameters["members"].default
         return bool(keras_families & set(members if isinstance(members, (list, tuple)) else [members]))

