@@ -83,7 +83,7 @@ def test_peer_scores_match_prodcat_evaluate(linear_model_dir):
         assert got[key] == pytest.approx(expected[key])
 
 
-@pytest.mark.parametrize("name", ["tfidf-svm", "fasttext-nosubword"])
+@pytest.mark.parametrize("name", ["tfidf-svm", "tfidf-word-char-svm", "fasttext-nosubword"])
 def test_peer_round_trip_and_labels(name, small_rows, tmp_path):
     peer = bench_peers.make_peer(name).fit(small_rows.train.texts, small_rows.train.labels)
     texts = small_rows.tests["ecommerce-raw-sample"].texts
@@ -212,3 +212,31 @@ def test_ensemble_members_option_sets_the_members_and_names_the_row():
     assert bench_models.model_label("ensemble", bench_models.Settings.make(False)) == "prodcat-ensemble"
     with pytest.raises(SystemExit):
         bench_models.parse_args(["--ensemble-members", "linear,ensemble"])
+
+
+def test_shipped_comparison_takes_the_best_of_each_side_and_the_error_cut():
+    import shipped
+
+    results = {"datasets": {"d": {"train_rows": 100, "test_rows": {"d": 10}, "models": {
+        "prodcat-linear": {"tests": {"d": 0.90}}, "prodcat-bag": {"tests": {"d": 0.92}},
+        "fasttext": {"tests": {"d": 0.88}}, "tfidf-svm": {"tests": {"d": 0.90}}, "broken": {"error": "x"}}}}}
+    (row,) = shipped.comparison(results)
+    assert (row["prodcat"], row["peer"]) == ("prodcat-bag", "tfidf-svm")
+    assert row["error_cut"] == pytest.approx(1 - 0.08 / 0.10)
+
+
+def test_leave_one_source_out_chooses_on_the_other_sources_only():
+    import lodo
+
+    a, b = lodo.key_of({"C": 1}), lodo.key_of({"C": 2})
+    results = {"default": {"C": 1}, "datasets": {
+        "ecommerce": {"cv": {a: 0.9, b: 0.8}, "test": {a: 0.91, b: 0.95}},
+        "mwpd-lvl1": {"cv": {a: 0.5, b: 0.7}, "test": {a: 0.52, b: 0.71}},
+        "mwpd-lvl2": {"cv": {a: 0.5, b: 0.6}, "test": {a: 0.50, b: 0.60}},
+        "bigbasket-type": {"cv": {a: 0.7, b: 0.65}, "test": {a: 0.69, b: 0.66}}}}
+    held = lodo.held_out(results)
+    # ecommerce: chosen on mwpd (b wins there) and bigbasket: mean cv a 0.567, b 0.65 -> b
+    assert held["ecommerce"]["chosen_elsewhere"] == b and held["ecommerce"]["chosen_test_f1"] == 0.95
+    # mwpd-lvl1 is chosen without mwpd-lvl2 (same source): ecommerce and bigbasket favour a
+    assert held["mwpd-lvl1"]["chosen_elsewhere"] == a and held["mwpd-lvl1"]["default_test_f1"] == 0.52
+    assert held["mwpd-lvl1"]["hindsight"] == b and held["mwpd-lvl1"]["own_cv_choice"] == b
