@@ -73,7 +73,9 @@ def run_family(family: str, train_file: Path, tests: dict[str, tuple[Path, Rows]
     seconds = time.perf_counter() - start
     manifest = json.loads((model / "prodcat.json").read_text(encoding="utf-8"))
     refit = manifest["training"].get("refit") or {}
-    result = {"train_seconds": seconds, "refit_rows": refit.get("rows"), "calibration": manifest.get("calibration", {}).get("method"),
+    selection = manifest["training"].get("selection") or {}
+    result = {"train_seconds": seconds, "family": manifest["family"], "chosen_by": selection.get("out_of_fold_weighted_f1"),
+              "refit_rows": refit.get("rows"), "calibration": manifest.get("calibration", {}).get("method"),
               "held_out_weighted_f1": manifest["metrics"]["test"]["weighted_f1"], "tests": {}}
     for name, (path, rows) in tests.items():
         predictions = scratch / f"predictions-{family}-{name}.csv"
