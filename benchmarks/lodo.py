@@ -33,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import DATA_DIR, DATASETS, Rows  # noqa: E402
+from models import write_atomically  # noqa: E402
 
 from prodcat.categorizer import Categorizer  # noqa: E402
 from prodcat.data.split import group_folds, product_groups  # noqa: E402
@@ -127,13 +128,6 @@ def markdown(results: dict) -> str:
                      f"{row['default_test_f1']:.4f}{' (same setting)' if row['chosen_elsewhere'] == default else ''} | "
                      f"{row['hindsight']} {row['hindsight_test_f1']:.4f} |")
     return "\n".join(lines) + "\n"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    part.write_text(text, encoding="utf-8")
-    os.replace(part, path)
 
 
 def main(argv: list[str] | None = None) -> int:

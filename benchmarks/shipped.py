@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import DATA_DIR, DATASETS, Rows  # noqa: E402
+from models import write_atomically  # noqa: E402
 from peers import PEERS, make_peer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,13 +173,6 @@ def markdown(results: dict) -> str:
         errors = "; ".join(f"{m}: {r['error']}" for m, r in entry["models"].items() if "error" in r)
         seconds.append(f"- {name}: training seconds {times}" + (f"; failed {errors}" if errors else ""))
     return "\n".join(lines + ["", *seconds]) + "\n"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    part.write_text(text, encoding="utf-8")
-    os.replace(part, path)
 
 
 def main(argv: list[str] | None = None) -> int:

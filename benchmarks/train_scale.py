@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models import write_atomically
+
 ROOT = Path(__file__).resolve().parents[1]
 BIGBASKET = ROOT.parent / "shared" / "data" / "bigbasket" / "bigbasket_products.csv"
 OUT = ROOT / "benchmarks" / "out"
@@ -184,13 +186,6 @@ def markdown(results: dict) -> str:
         fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
         lines.append(f"| {model} | " + " | ".join(cells) + f" | {fmt(overall('seconds'))} | {fmt(overall('peak_rss_mb'))} |")
     return "\n".join(lines) + "\n"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    part.write_text(text, encoding="utf-8")
-    os.replace(part, path)
 
 
 def run(sizes: list[int], models: list[str], n_labels: int, timeout: float, out: Path, command: str) -> dict:

@@ -68,10 +68,6 @@ def train_command(
 
         raise DataError(f"--{next(iter(params)).replace('_', '-')} is an LSTM setting; for --family {family} use --param KEY=VALUE")
     params.update(parse_params(param))
-    if family == AUTO and params:
-        from prodcat.errors import DataError
-
-        raise DataError(f"--param {next(iter(params))}=... needs a named --family; auto chooses among families with their defaults")
     _check_settings(family, params, class_weight, target_precision, split)
     if file is None:
         file = _reference_dataset()
