@@ -28,6 +28,9 @@ TINY_BAG = {"epochs": 6, "max_tokens": 20_000, "sequence_length": 80, "embedding
 def pytest_collection_modifyitems(items):
     if not NORMALIZED.exists():
         raise pytest.UsageError(f"the test data are missing: {NORMALIZED} (../shared must sit beside the repository)")
+    # The longest tests first: with two workers (pytest-xdist, scripts/test.sh) the others run beside them
+    # instead of after them.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +45,12 @@ def small_catalog_file(tmp_path_factory) -> Path:
     return path
 
 
-def _trained(tmp_path_factory, catalog: Path, family: str, params: dict, log_dir: bool = False) -> Path:
+def _trained(tmp_path_factory, catalog: Path, family: str, params: dict, log_dir: bool = False, refit: bool = True) -> Path:
     from prodcat.training import train
 
     out = tmp_path_factory.mktemp("models") / family
     logs = tmp_path_factory.mktemp("logs") if log_dir else None
-    train(catalog, out=out, family=family, params=params, log_dir=logs, verbose=0)
+    train(catalog, out=out, family=family, params=params, log_dir=logs, refit=refit, verbose=0)
     return out
 
 
@@ -58,7 +61,9 @@ def linear_model_dir(small_catalog_file, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def lstm_model_dir(small_catalog_file, tmp_path_factory) -> Path:
-    return _trained(tmp_path_factory, small_catalog_file, "lstm", TINY_LSTM, log_dir=True)
+    # Not refit: the refit of Keras families is tested through the CLI (test_cli_train.py); here the four
+    # extra trainings would only slow the tests that use this model.
+    return _trained(tmp_path_factory, small_catalog_file, "lstm", TINY_LSTM, log_dir=True, refit=False)
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +80,7 @@ def neighbors_model_dir(small_catalog_file, tmp_path_factory) -> Path:
 def ensemble_model_dir(small_catalog_file, tmp_path_factory) -> Path:
     params = {"members": ["bag", "linear", "neighbors"],
               "member_params": {"bag": TINY_BAG, "linear": TINY_LINEAR, "neighbors": TINY_NEIGHBORS}}
-    return _trained(tmp_path_factory, small_catalog_file, "ensemble", params)
+    return _trained(tmp_path_factory, small_catalog_file, "ensemble", params, refit=False)  # refit: test_refit.py
 
 
 HIDDEN, LAYERS, HEADS, INTERMEDIATE = 16, 2, 4, 24

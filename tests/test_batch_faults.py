@@ -22,7 +22,7 @@ import pytest
 from conftest import NORMALIZED, ROOT
 
 ROWS = 200_000
-KILLS = 20
+KILLS = 10  # each CI run draws a new seed (printed on failure), so the kill points differ from run to run
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
 # Reads one JSON argv per line; forks a child that runs the CLI on it; answers the child's pid,
