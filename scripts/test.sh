@@ -15,4 +15,6 @@ if [ -n "$MISSING" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
-exec .venv/bin/python -m pytest "$@"
+# One pytest worker per core (pytest-xdist): most tests wait on a subprocess, a server or an import
+# on one core. `bash scripts/test.sh -n 0` runs them in this process, one after another.
+exec .venv/bin/python -m pytest -n auto "$@"

@@ -64,9 +64,17 @@ def tensorflow_import_silenced():
         sys.modules["tensorflow"].get_logger().setLevel("ERROR")
 
 
+UNTIL_STOPPED_MAX_EPOCHS = 100  # ``epochs=None`` with validation rows: until early stopping, at most this
+WITHOUT_VALIDATION_EPOCHS = 15  # ``epochs=None`` without validation rows (nothing to stop on)
+
+
 class KerasFamily(ModelFamily):
     """Subclasses set ``self.params`` (with ``epochs``, ``batch_size``, ``learning_rate``,
-    ``patience`` and optionally ``max_chars``) and implement ``_build(keras, texts, n_labels)``."""
+    ``patience`` and optionally ``max_chars``) and implement ``_build(keras, texts, n_labels)``.
+
+    ``epochs`` caps the epochs; early stopping on the validation rows, when there are any, may end
+    training before. ``None``: train until early stopping (at most ``UNTIL_STOPPED_MAX_EPOCHS``), or
+    ``WITHOUT_VALIDATION_EPOCHS`` epochs without validation rows."""
 
     def _build(self, keras, texts: list[str], n_labels: int):
         raise NotImplementedError
@@ -105,7 +113,7 @@ class KerasFamily(ModelFamily):
         result = trainer.fit(
             _dataset(texts, data.y, p["batch_size"], shuffle_seed=data.seed),
             validation_data=validation,
-            epochs=p["epochs"],
+            epochs=p["epochs"] or (UNTIL_STOPPED_MAX_EPOCHS if validation is not None else WITHOUT_VALIDATION_EPOCHS),
             shuffle=False,  # the dataset is already shuffled, seeded
             class_weight=data.class_weight,
             callbacks=callbacks,
