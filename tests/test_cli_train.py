@@ -49,6 +49,7 @@ def test_train_lstm_writes_tensorboard_logs_and_epoch_plots(small_catalog_file, 
     trained = prodcat(
         "train", small_catalog_file, "--out", out, "--log-dir", logs, "--epochs", "2", "--max-tokens", "3000",
         "--sequence-length", "40", "--embedding-dim", "16", "--lstm-units", "8", "--quiet",
+        "--calibration-folds", "2",
     )
     assert trained.returncode == 0, trained.stderr
     assert (REPORT_FILES | EPOCH_PLOTS) <= {p.name for p in (out / "report").iterdir()}
