@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
 from conftest import NORMALIZED, TINY_BAG
@@ -9,9 +11,13 @@ from prodcat import Categorizer
 from prodcat.models import keras_family
 
 
+@functools.cache
+def reference_rows() -> pd.DataFrame:
+    return pd.read_csv(NORMALIZED, header=None, dtype=str, keep_default_na=False)
+
+
 def rows(n_per_label: int, offset: int = 0) -> tuple[list[str], list[str]]:
-    frame = pd.read_csv(NORMALIZED, header=None, dtype=str, keep_default_na=False)
-    chosen = frame.groupby(0).nth(list(range(offset, offset + n_per_label)))
+    chosen = reference_rows().groupby(0).nth(list(range(offset, offset + n_per_label)))
     return chosen[1].tolist(), chosen[0].tolist()
 
 

@@ -36,7 +36,7 @@ class BagModel(KerasFamily):
     ending training (``epochs=None``: see ``KerasFamily``). With a cap of 15 epochs, catalogs of many
     labels and few rows per label stopped at the cap still learning (grouped 3-fold cross-validation
     on training rows, ``benchmarks/bag_cv.py``: BigBasket type 0.642 against 0.663 without the cap,
-    MWPD lvl1 0.861 against 0.874); catalogs that stop earlier train exactly as before. A step of 1e-2
+    MWPD lvl1 0.861 against 0.874); catalogs that stop earlier train the same with or without it. A step of 1e-2
     scored 0.1 points more on the mean of the four cross-validated catalogs, but 1.3 points less on
     a generated catalog of 300,000 rows (``benchmarks/train_scale.py``). Several times faster than
     Keras's Adam with batches of 32.
