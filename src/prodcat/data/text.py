@@ -74,6 +74,13 @@ def normalize_text(text: str) -> str:
     return "\n".join(lines)
 
 
+def label_text(label: str) -> str:
+    """A label's name as a text a model can learn from: its normalized words, without the words that
+    are numbers (codes such as GS1's ``67000000_Clothing``); a path's levels are words of one line."""
+    words = [w for w in normalize_text(label.replace("\n", " ")).split() if not w.isdigit()]
+    return " ".join(words)
+
+
 def duplicate_key(text: str) -> str:
     """Two texts with the same key are exact duplicates up to case, punctuation and white space."""
     return " ".join(tokenize(text))

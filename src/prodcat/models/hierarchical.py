@@ -50,8 +50,8 @@ class HierarchicalModel(ModelFamily):
         tree = Tree(data.label_names)
         self.membership_ = tree.membership
         self.levels_, temperatures = [], []
-        for members in self.membership_:
-            level = self._level_data(data, members)
+        for members, names in zip(self.membership_, tree.prefixes):
+            level = self._level_data(data, members, names)
             if level.n_labels == 1:  # one node at this level: it is certain, nothing to learn
                 self.levels_.append(None)
                 temperatures.append(1.0)
@@ -65,7 +65,7 @@ class HierarchicalModel(ModelFamily):
         return self
 
     @staticmethod
-    def _level_data(data: FitData, members: np.ndarray) -> FitData:
+    def _level_data(data: FitData, members: np.ndarray, names: list[str]) -> FitData:
         y = members[data.y]
         rows = np.flatnonzero(y >= 0)
         n_labels = int(members.max()) + 1
@@ -75,7 +75,7 @@ class HierarchicalModel(ModelFamily):
             values = compute_class_weight("balanced", classes=present, y=y[rows])
             weights = {int(c): float(w) for c, w in zip(present, values)}
         level = FitData(
-            texts=[data.texts[i] for i in rows], y=y[rows], n_labels=n_labels, class_weight=weights,
+            texts=[data.texts[i] for i in rows], y=y[rows], n_labels=n_labels, label_names=names, class_weight=weights,
             seed=data.seed, log_dir=None, verbose=data.verbose, extra=data.extra,
         )
         if data.validation_texts is not None:

@@ -9,14 +9,15 @@ JSON, never as a pickled scikit-learn object; the encoder's files are copied int
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from prodcat import artifacts
+from prodcat.data.text import label_text
 from prodcat.errors import ModelError
 from prodcat.models.base import FitData
 from prodcat.models.tfidf import FEW_TEXTS, TermWeighting, TfidfFamily
@@ -38,6 +39,12 @@ class LinearModel(TfidfFamily):
     """The TF-IDF features (see ``TfidfFamily`` for their settings) weighted by a linear SVM with
     regularization strength ``C``.
 
+    The defaults (``C=1``, ``char_wb`` 2-5-grams, ``min_df=1``) had the best mean cross-validated F1
+    over the training rows of four catalogs (``benchmarks/lodo.py``, BENCHMARKS.md).
+
+    With ``label_name_rows``, every label's name (its words, numbers left out) is one more training
+    text of that label: a label of few rows learns the words of its own name.
+
     ``encoder`` (a known encoder's name, such as ``"all-MiniLM-L6-v2"``, or a folder; see
     ``sentence_encoder``) adds the encoder's unit-length vector of each text's first
     ``encoder_tokens`` tokens to the features, beside the TF-IDF blocks, which have unit length too.
@@ -52,20 +59,21 @@ class LinearModel(TfidfFamily):
         self,
         *,
         word_ngrams: tuple[int, int] = (1, 2),
-        char_ngrams: tuple[int, int] = (3, 5),
+        char_ngrams: tuple[int, int] = (2, 5),
         char_analyzer: str = "char_wb",
         title_features: bool = True,
         max_chars: int | None = 500,
-        min_df: int = 2,
+        min_df: int = 1,
         max_features: int | None = 400_000,
-        C: float = 0.5,
+        C: float = 1.0,
+        label_name_rows: bool = True,
         encoder: str | None = None,
         encoder_tokens: int = 32,
         n_jobs: int | None = None,
     ):
         super().__init__(word_ngrams=word_ngrams, char_ngrams=char_ngrams, char_analyzer=char_analyzer,
                          title_features=title_features, max_chars=max_chars, min_df=min_df, max_features=max_features)
-        self.params.update(C=C, encoder=encoder, encoder_tokens=encoder_tokens, n_jobs=n_jobs)
+        self.params.update(C=C, label_name_rows=label_name_rows, encoder=encoder, encoder_tokens=encoder_tokens, n_jobs=n_jobs)
         self._scorers = None  # the few-texts scorers, made on the first small call
         self.encoder_ = None
 
@@ -73,6 +81,8 @@ class LinearModel(TfidfFamily):
         import scipy.sparse as sp
 
         self._scorers, self.encoder_ = None, None
+        if self.params["label_name_rows"]:
+            data = with_label_name_rows(data)
         if self.params["encoder"]:  # first, so that a missing encoder stops training at once
             from prodcat.models.sentence_encoder import SentenceEncoder, encoder_directory
 
@@ -135,6 +145,14 @@ class LinearModel(TfidfFamily):
             raise ModelError(f"{directory / _ARRAYS}: coef has shape {model.coef_.shape} and intercept {model.intercept_.shape}, "
                              f"not ({model.n_outputs}, {features}) and ({model.n_outputs},); retrain or restore the model")
         return model
+
+
+def with_label_name_rows(data: FitData) -> FitData:
+    """``data`` with one more training row per label whose name has words: the name, as a text."""
+    names = [label_text(name) for name in data.label_names]
+    named = [label for label, name in enumerate(names) if name]
+    return replace(data, texts=data.texts + [names[label] for label in named],
+                   y=np.concatenate([data.y, np.asarray(named, dtype=data.y.dtype)]))
 
 
 def _one_vs_rest(features: sp.csr_matrix, data: FitData, C: float, n_jobs: int | None) -> tuple[np.ndarray, np.ndarray]:
