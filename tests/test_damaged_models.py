@@ -118,7 +118,7 @@ def bag_dir(tmp_path_factory) -> Path:
     from prodcat.training import train
 
     out = tmp_path_factory.mktemp("bag") / "bag"
-    train(SAMPLE, out=out, family="bag", params={**TINY_BAG, "epochs": 2}, verbose=0)
+    train(SAMPLE, out=out, family="bag", params={**TINY_BAG, "epochs": 2}, refit=False, verbose=0)
     return out
 
 

@@ -43,7 +43,7 @@ def cell_by_id(notebook: nbformat.NotebookNode, cell_id: str) -> nbformat.Notebo
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory) -> tuple[nbformat.NotebookNode, Path]:
-    """The notebook run on 800 stratified rows of the reference data with a tiny 2-epoch LSTM."""
+    """The notebook run on 800 stratified rows of the reference data with a tiny 2-epoch LSTM, not refit."""
     out_dir = tmp_path_factory.mktemp("notebook") / "model"
     notebook = read_notebook()
     parameters_cell(notebook).source = "\n".join([
@@ -54,6 +54,7 @@ def executed(tmp_path_factory) -> tuple[nbformat.NotebookNode, Path]:
         "MAX_ROWS = 800",
         f"OUT_DIR = {str(out_dir)!r}",
         f"PARAMS = {TINY_LSTM!r}",
+        "REFIT = False",  # the refit is tested on its own (test_refit.py, test_cli_train.py)
         "SEED = 42",
     ])
     notebook.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.prefix)", id="kernel-python"))
@@ -74,8 +75,8 @@ def test_committed_notebook_is_clean_and_parameterized():
     assert all(not cell.outputs and cell.execution_count is None for cell in code)
     defaults = {}
     exec(code[0].source, {}, defaults)
-    assert set(defaults) >= {"DATA_PATH", "SAMPLE_PATH", "EPOCHS", "FAMILY", "MAX_ROWS", "OUT_DIR", "PARAMS"}
-    assert defaults["FAMILY"] == "lstm" and defaults["MAX_ROWS"] is None
+    assert set(defaults) >= {"DATA_PATH", "SAMPLE_PATH", "EPOCHS", "FAMILY", "MAX_ROWS", "OUT_DIR", "PARAMS", "REFIT"}
+    assert defaults["FAMILY"] == "lstm" and defaults["MAX_ROWS"] is None and defaults["REFIT"] is True
     assert (NOTEBOOK.parent / defaults["DATA_PATH"]).resolve() == NORMALIZED.resolve()
     assert (NOTEBOOK.parent / defaults["SAMPLE_PATH"]).resolve() == SAMPLE.resolve()
 
@@ -103,6 +104,8 @@ def test_notebook_trains_evaluates_and_writes_the_report(executed):
     assert shown, "the train cell must print the test split's weighted F1"
     assert float(shown.group(1)) == pytest.approx(metrics["weighted_f1"], abs=1e-4)
     assert metrics["rows"] < 800 * 0.2  # the 800-row subset was used, not the whole file
+    again = re.search(r"test split, reloaded model \(the evaluated model\): weighted F1 ([01]\.\d{4})", text_outputs(cell_by_id(notebook, "evaluate")))
+    assert again and float(again.group(1)) == pytest.approx(metrics["weighted_f1"], abs=1e-4)  # without the refit: the same model
     assert (out_dir.with_name("model-sample-report") / "metrics.json").exists()
 
 
