@@ -95,8 +95,9 @@ def test_a_directory_that_is_not_a_model_is_refused(tmp_path):
 def test_same_seed_same_data_same_model(small_catalog_file, tmp_path):
     from prodcat.training import train
 
-    first = train(small_catalog_file, family="linear", params=TINY_LINEAR, log_dir=None, verbose=0)
-    second = train(small_catalog_file, family="linear", params=TINY_LINEAR, log_dir=None, verbose=0)
+    # What is compared: the split and the evaluated model's scores, which the refit does not change
+    first = train(small_catalog_file, family="linear", params=TINY_LINEAR, log_dir=None, refit=False, verbose=0)
+    second = train(small_catalog_file, family="linear", params=TINY_LINEAR, log_dir=None, refit=False, verbose=0)
     assert first.split.test.tolist() == second.split.test.tolist()
     assert first.metrics["weighted_f1"] == pytest.approx(second.metrics["weighted_f1"], abs=1e-9)
 
