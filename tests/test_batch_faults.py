@@ -21,7 +21,7 @@ import pytest
 
 from conftest import NORMALIZED, ROOT
 
-ROWS = 200_000
+ROWS = 100_000  # 10 chunks of --chunk-rows 10000: kills land before, between and inside chunk writes
 KILLS = 10  # each CI run draws a new seed (printed on failure), so the kill points differ from run to run
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
