@@ -137,7 +137,8 @@ def damaged(bag_dir, tmp_path_factory):
         damage(model)
         return {
             "predict": ["predict", "-m", str(model), "-i", str(titles), "-o", str(folder / f"{model.name}.csv")],
-            "evaluate": ["evaluate", str(SAMPLE), "-m", str(model), "--report", str(folder / f"{model.name}-report")],
+            # --no-header: evaluate reads the file before it loads the model, and would note its guess
+            "evaluate": ["evaluate", str(SAMPLE), "--no-header", "-m", str(model), "--report", str(folder / f"{model.name}-report")],
             "serve": ["serve", "-m", str(model), "--port", "1"],  # never bound: the model is refused first
         }[command]
 

@@ -76,6 +76,18 @@ def test_evaluate_refuses_a_file_whose_labels_the_model_does_not_know(capsys, li
     assert not (tmp_path / "r").exists()
 
 
+def test_a_file_of_unknown_labels_is_refused_before_the_model_is_loaded(capsys, lstm_model_dir, grocery_file, tmp_path):
+    import shutil
+
+    model = shutil.copytree(lstm_model_dir, tmp_path / "model")
+    (model / "model.keras").write_bytes(b"not a keras file")  # loading it would fail: the check comes first
+    code, out, err = run_cli(capsys, "evaluate", grocery_file, "--model", model, "--text-col", "product",
+                             "--label-col", "category", "--report", tmp_path / "r")
+    assert code == 2 and "none of the labels in column category" in err and "model.keras" not in err
+    code, out, err = run_cli(capsys, "evaluate", SAMPLE, "--model", model, "--report", tmp_path / "r")
+    assert code == 2 and "model.keras" in err  # a file worth scoring loads the model, and finds the damage
+
+
 def test_evaluate_warns_about_rows_of_unknown_labels(capsys, linear_model_dir, tmp_path):
     frame = pd.read_csv(SAMPLE, header=None, dtype=str, keep_default_na=False)
     frame.loc[:9, 0] = "Toys"

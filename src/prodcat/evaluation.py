@@ -130,8 +130,12 @@ def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:
     from prodcat.data.reading import read_catalog
     from prodcat.errors import DataError
 
-    categorizer = model if isinstance(model, Categorizer) else _load(model)
-    catalog = _read_with_model_columns(categorizer, path, reading)
+    # The labels and columns come from the manifest: a file that cannot be scored is refused before
+    # the model's network is loaded (seconds for a Keras model).
+    manifest = None if isinstance(model, Categorizer) else _manifest(model)
+    model_labels = model.labels if manifest is None else list(manifest["labels"])
+    training = (model.metadata if manifest is None else manifest).get("training") or {}
+    catalog = _read_with_model_columns(training, path, reading)
     if catalog.labels is None:
         raise DataError(f"{path}: has no label column to evaluate against; pass --label-col NAME")
     skipped = Counter("empty text" if not t else "empty label" for t, lab in zip(catalog.texts, catalog.labels) if not (t and lab))
@@ -139,9 +143,10 @@ def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:
     if not rows:
         raise DataError(f"{path}: no row has both a text and a label")
     labels = [catalog.labels[i] for i in rows]
-    _check_label_overlap(categorizer, path, labels, catalog.label_columns)
+    _check_label_overlap(model_labels, path, labels, catalog.label_columns)
+    categorizer = model if manifest is None else Categorizer.load(model)
     metrics = evaluate(categorizer, [catalog.texts[i] for i in rows], labels)
-    known = set(categorizer.labels)
+    known = set(model_labels)
     metrics["skipped"] = dict(skipped)
     metrics["rows_with_unknown_labels"] = sum(label not in known for label in labels)
     metrics["columns"] = {"text": catalog.text_columns, "label": catalog.label_columns}
@@ -155,13 +160,13 @@ def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:
     return metrics
 
 
-def _read_with_model_columns(categorizer: Categorizer, path, reading: dict):
-    """The catalog read with the model's own text and label columns when none are given and the
-    file has columns of those names; otherwise as ``reading`` says."""
+def _read_with_model_columns(training: dict, path, reading: dict):
+    """The catalog read with the model's own text and label columns (``training``: the model's
+    training metadata) when none are given and the file has columns of those names; otherwise as
+    ``reading`` says."""
     from prodcat.data.reading import read_catalog
     from prodcat.errors import DataError
 
-    training = categorizer.metadata.get("training") or {}
     text_names, label_names = training.get("text_columns") or [], training.get("label_columns") or []
     by_name = all(not str(name).isdigit() for name in text_names + label_names)  # not positions of a headerless file
     if reading.get("text_cols") is None and reading.get("label_cols") is None and text_names and label_names and by_name:
@@ -172,23 +177,27 @@ def _read_with_model_columns(categorizer: Categorizer, path, reading: dict):
     return read_catalog(path, **reading)
 
 
-def _check_label_overlap(categorizer: Categorizer, path, labels: list[str], label_columns: list[str]) -> None:
+def _check_label_overlap(model_labels: list[str], path, labels: list[str], label_columns: list[str]) -> None:
     """Refuse a file none of whose labels the model knows: its scores would say nothing."""
     from prodcat.errors import DataError
 
-    known = set(categorizer.labels)
+    known = set(model_labels)
     if any(label in known for label in labels):
         return
     theirs = ", ".join(repr(label) for label in sorted(set(labels))[:3])
-    ours = ", ".join(repr(label) for label in categorizer.labels[:3])
+    ours = ", ".join(repr(label) for label in model_labels[:3])
     column = ",".join(label_columns) or "?"
     raise DataError(f"{path}: none of the labels in column {column} ({theirs}, ...) is one the model knows ({ours}, ...); "
                     "pass --label-col with the right column, or a model trained on these labels")
 
 
-def _load(model) -> Categorizer:
+def _manifest(model) -> dict:
+    """The checked manifest of the model directory ``model``, with the errors loading it would give."""
+    from prodcat import artifacts
     from prodcat.errors import ModelError
 
     if model is None:
         raise ModelError("no model given; pass --model DIR (a directory made by 'prodcat train')")
-    return Categorizer.load(model)
+    manifest = artifacts.read_manifest(model)
+    artifacts.check_manifest(model, manifest)
+    return manifest
