@@ -127,7 +127,6 @@ def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:
     """
     from collections import Counter
 
-    from prodcat.data.reading import read_catalog
     from prodcat.errors import DataError
 
     # The labels and columns come from the manifest: a file that cannot be scored is refused before

@@ -77,7 +77,7 @@ def normalize_text(text: str) -> str:
 def label_text(label: str) -> str:
     """A label's name as a text a model can learn from: its normalized words, without the words that
     are numbers (codes such as GS1's ``67000000_Clothing``); a path's levels are words of one line."""
-    words = [w for w in normalize_text(label.replace("\n", " ")).split() if not w.isdigit()]
+    words = [w for w in normalize_text(label).split() if not w.isdigit()]
     return " ".join(words)
 
 
