@@ -64,6 +64,8 @@ def test_an_evaluation_report_says_what_comes_from_training(bag_model_dir, tmp_p
     evaluate_file(bag_model_dir, SAMPLE, report_dir=tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## The model's training split (not these rows)" in text and "\n## Split\n" not in text
+    training_split = text.split("## The model's training split (not these rows)")[1].split("\n## ")[0]
+    assert "- strategy: grouped" in training_split and "- train rows: " in training_split
     assert "Training curves, from the model's training (not these rows):" in text
     assert "](epoch_loss.png)" in text and (tmp_path / "report" / "epoch_loss.png").exists()
 

@@ -136,6 +136,7 @@ def markdown(metrics: dict, context: dict) -> str:
     if split and context.get("from_training"):
         lines += ["", "## The model's training split (not these rows)", "",
                   "How the model was trained and tested when it was made; the rows evaluated here are the file above.", ""]
+        lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
     elif split:
         lines += ["", "## Split", ""]
         lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
