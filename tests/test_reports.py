@@ -3,6 +3,7 @@ pictures, what comes from training said so, and a loud refusal of a file whose l
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -66,6 +67,8 @@ def test_an_evaluation_report_says_what_comes_from_training(bag_model_dir, tmp_p
     assert "## The model's training split (not these rows)" in text and "\n## Split\n" not in text
     training_split = text.split("## The model's training split (not these rows)")[1].split("\n## ")[0]
     assert "- strategy: grouped" in training_split and "- train rows: " in training_split
+    refit_rows = json.loads((bag_model_dir / "prodcat.json").read_text())["training"]["refit"]["rows"]
+    assert f"refit on all {refit_rows} usable rows" in training_split
     assert "Training curves, from the model's training (not these rows):" in text
     assert "](epoch_loss.png)" in text and (tmp_path / "report" / "epoch_loss.png").exists()
 

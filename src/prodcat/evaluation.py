@@ -155,6 +155,7 @@ def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:
 
         context = report_context(categorizer, str(path), categorizer.metadata.get("training", {}).get("split"), dict(skipped))
         context["from_training"] = True  # the split and the epoch plots describe the model's training, not this file
+        context["refit_rows"] = (categorizer.metadata.get("training", {}).get("refit") or {}).get("rows")
         write_report(report_dir, metrics, context=context, history=categorizer.history_)
     return metrics
 

@@ -137,6 +137,9 @@ def markdown(metrics: dict, context: dict) -> str:
         lines += ["", "## The model's training split (not these rows)", "",
                   "How the model was trained and tested when it was made; the rows evaluated here are the file above.", ""]
         lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
+        if context.get("refit_rows"):
+            lines += ["", f"After that evaluation the model was refit on all {context['refit_rows']} usable rows: "
+                          "this model trained on the test rows above too."]
     elif split:
         lines += ["", "## Split", ""]
         lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
