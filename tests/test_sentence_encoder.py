@@ -40,6 +40,44 @@ def test_vectors_match_bert_computed_text_by_text(tiny_encoder_dir):
     np.testing.assert_allclose(encoder.encode(texts[1:2]), vectors[1:2], atol=2e-6)  # alone as in a batch
 
 
+def test_remembered_encodings_run_the_network_once_a_text_and_give_the_same_vectors(tiny_encoder_dir, monkeypatch):
+    texts = ["men cotton shirt", "usb cable", "", "men cotton shirt", "steel pan"]
+    encoder = SentenceEncoder(tiny_encoder_dir, max_tokens=12)
+    alone = encoder.encode(texts)
+    encoded: list[str] = []
+    run = encoder._encode
+    monkeypatch.setattr(encoder, "_encode", lambda batch: (encoded.extend(batch), run(batch))[1])
+    with sentence_encoder.remembered_encodings():
+        first = encoder.encode(texts)
+        again = encoder.encode(texts[::-1] + ["novel"])
+        other = SentenceEncoder(tiny_encoder_dir, max_tokens=6)  # another setting: its own vectors
+        run_other = other._encode
+        monkeypatch.setattr(other, "_encode", lambda batch: (encoded.extend(batch), run_other(batch))[1])
+        other.encode(texts[:1])
+    assert encoded == ["men cotton shirt", "usb cable", "", "steel pan", "novel", "men cotton shirt"]
+    np.testing.assert_allclose(first, alone, atol=2e-6)
+    np.testing.assert_allclose(again[:5], alone[::-1], atol=2e-6)
+    encoded.clear()
+    encoder.encode(texts[:1])  # outside the block nothing is remembered
+    assert encoded == ["men cotton shirt"] and sentence_encoder._memo is None
+
+
+def test_training_and_its_refit_encode_each_text_once(small_catalog_file, tiny_encoder_dir, monkeypatch):
+    from prodcat.data.reading import read_catalog
+    from prodcat.data.text import normalize_text
+    from prodcat.training import train
+
+    encoded: list[str] = []
+    run = SentenceEncoder._encode
+    monkeypatch.setattr(SentenceEncoder, "_encode", lambda self, batch: (encoded.extend(batch), run(self, batch))[1])
+    catalog = read_catalog(small_catalog_file)
+    params = {"char_ngrams": [0, 0], "max_features": 5_000, "encoder": str(tiny_encoder_dir), "encoder_tokens": 8}
+    result = train(catalog, family="linear", params=params, calibration_folds=3, log_dir=None, verbose=0)
+    assert result.refit["folds"] == 3  # five fits of the same texts: evaluation, three folds, refit
+    assert len(encoded) == len(set(encoded)) <= len({normalize_text(t) for t in catalog.texts}) + len(set(catalog.labels))
+    assert sentence_encoder._memo is None
+
+
 def test_encoder_folder_must_hold_its_files(tmp_path, tiny_encoder_dir):
     with pytest.raises(ModelError, match="not a sentence encoder, config.json, model.safetensors, tokenizer.json missing"):
         SentenceEncoder(tmp_path)

@@ -22,6 +22,7 @@ from prodcat.data.split import Split, split_catalog
 from prodcat.errors import DataError
 from prodcat.evaluation import evaluate
 from prodcat.models.registry import STREAMING_FAMILIES
+from prodcat.models.sentence_encoder import remembered_encodings
 from prodcat.reporting import write_report
 
 RARE_ROWS = 2  # a label with at most this many rows is learned but not tested
@@ -161,28 +162,29 @@ def train(
         chosen = choose_family(pick(parts.train, texts), pick(parts.train, labels), time_budget=budget, seed=seed,
                                class_weight=class_weight, progress=progress)
         family, params, selection = chosen.family, chosen.params, chosen.describe()
-    evaluated = Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision, seed=seed)
-    progress(f"training on {len(parts.train):,} rows, validating on {len(parts.validation):,}")
-    evaluated.fit(
-        pick(parts.train, texts),
-        pick(parts.train, labels),
-        validation=(pick(parts.validation, texts), pick(parts.validation, labels)),
-        log_dir=log_dir,
-        verbose=verbose,
-        label_paths=catalog.label_paths,
-    )
-    progress(f"testing on {len(parts.test):,} rows")
-    metrics = evaluate(evaluated, pick(parts.test, texts), pick(parts.test, labels))
-    shipped, refit_info = evaluated, None
-    if refit:
-        from prodcat.refit import HOLDOUT_ROWS, refit as refit_on
+    with remembered_encodings():  # a sentence encoder encodes each text once, not once per fit
+        evaluated = Categorizer(family, params=params, class_weight=class_weight, target_precision=target_precision, seed=seed)
+        progress(f"training on {len(parts.train):,} rows, validating on {len(parts.validation):,}")
+        evaluated.fit(
+            pick(parts.train, texts),
+            pick(parts.train, labels),
+            validation=(pick(parts.validation, texts), pick(parts.validation, labels)),
+            log_dir=log_dir,
+            verbose=verbose,
+            label_paths=catalog.label_paths,
+        )
+        progress(f"testing on {len(parts.test):,} rows")
+        metrics = evaluate(evaluated, pick(parts.test, texts), pick(parts.test, labels))
+        shipped, refit_info = evaluated, None
+        if refit:
+            from prodcat.refit import HOLDOUT_ROWS, refit as refit_on
 
-        rows = np.sort(np.concatenate([parts.train, parts.validation, parts.test]))
-        progress(f"refitting on all {len(rows):,} rows, calibrated out of fold"
-                 + (" (one training per fold, then one on all)" if calibration_folds or len(rows) < HOLDOUT_ROWS else ""))
-        validation = (pick(parts.validation, texts), pick(parts.validation, labels))
-        shipped, refit_info = refit_on(evaluated, pick(rows, texts), pick(rows, labels), n_folds=calibration_folds,
-                                       validation=validation, verbose=verbose)
+            rows = np.sort(np.concatenate([parts.train, parts.validation, parts.test]))
+            progress(f"refitting on all {len(rows):,} rows, calibrated out of fold"
+                     + (" (one training per fold, then one on all)" if calibration_folds or len(rows) < HOLDOUT_ROWS else ""))
+            validation = (pick(parts.validation, texts), pick(parts.validation, labels))
+            shipped, refit_info = refit_on(evaluated, pick(rows, texts), pick(rows, labels), n_folds=calibration_folds,
+                                           validation=validation, verbose=verbose)
     shipped.metadata = {
         "name": Path(out).name if out else f"prodcat-{family}",
         "training": {

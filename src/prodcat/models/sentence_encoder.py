@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from prodcat.errors import DependencyError, DownloadError, ModelError
 
 ENCODER_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 _BATCH = 128  # texts per forward pass, sorted by length so that little of a batch is padding
+MEMO_BYTES = 1 << 30  # the most vector bytes ``remembered_encodings`` keeps; texts past it are encoded again
+_memo: dict[tuple, dict[str, np.ndarray]] | None = None  # per encoder, text -> vector, while remembered
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,25 @@ class SentenceEncoder:
         self._forward = tf.function(network, input_signature=spec)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """One unit-length vector per text, shape ``(len(texts), dim)``; an empty text gets zeros."""
+        """One unit-length vector per text, shape ``(len(texts), dim)``; an empty text gets zeros.
+        Inside ``remembered_encodings``, a text this encoder has encoded there is not encoded again."""
+        if _memo is None:
+            return self._encode(texts)
+        memo = _memo.setdefault(self._memo_key, {})
+        new = list(dict.fromkeys(t for t in texts if t not in memo))
+        fresh = dict(zip(new, self._encode(new)))
+        vectors = np.array([memo[t] if t in memo else fresh[t] for t in texts], dtype=np.float32).reshape(len(texts), self.dim)
+        room = MEMO_BYTES // (4 * self.dim) - sum(len(m) for m in _memo.values())
+        memo.update((t, fresh[t]) for t in new[: max(0, room)])
+        return vectors
+
+    @property
+    def _memo_key(self) -> tuple:
+        """This encoder's files and setting: another encoder, or the same folder's files changed, is another key."""
+        weights = (self.directory / "model.safetensors").stat()
+        return str(self.directory.resolve()), self.max_tokens, weights.st_size, weights.st_mtime_ns
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         for rows, ids, mask in by_length([e.ids for e in self._tokenizer.encode_batch(list(texts))]):
             vectors[rows] = self._forward(ids, mask).numpy()
@@ -222,6 +244,19 @@ class SentenceEncoder:
         directory.mkdir(parents=True, exist_ok=True)
         for name in ENCODER_FILES:
             shutil.copyfile(self.directory / name, directory / name)
+
+
+@contextmanager
+def remembered_encodings() -> Iterator[None]:
+    """Within this block, each encoder encodes a text once (up to ``MEMO_BYTES`` of vectors): training
+    fits the same texts several times (the evaluation, each calibration fold, the refit)."""
+    global _memo
+    outer = _memo
+    _memo = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _memo = outer
 
 
 def encoder_directory(name_or_path: str) -> Path:
