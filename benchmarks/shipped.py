@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", default=",".join(DEFAULT_PEERS), help=f"comma list of {', '.join(PEERS)}; 'none' for none")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--train-option", action="append", default=[], help="one more option for prodcat train (repeatable)")
+    parser.add_argument("--train-option", action="append", default=[], help="one more option for prodcat train (repeatable), e.g. --train-option=--param --train-option=encoder=all-MiniLM-L6-v2")
     args = parser.parse_args(argv)
     names = [n for n in args.datasets.split(",") if n]
     unknown = [n for n in names if n not in DATASETS]
