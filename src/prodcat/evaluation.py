@@ -153,9 +153,10 @@ def evaluate_file(model, path, *, report_dir=None, **reading) -> dict:
         from prodcat.reporting import write_report
         from prodcat.training import report_context
 
-        context = report_context(categorizer, str(path), categorizer.metadata.get("training", {}).get("split"), dict(skipped))
+        made = categorizer.metadata.get("training", {})
+        context = report_context(categorizer, str(path), made.get("split"), dict(skipped))
         context["from_training"] = True  # the split and the epoch plots describe the model's training, not this file
-        context["refit_rows"] = (categorizer.metadata.get("training", {}).get("refit") or {}).get("rows")
+        context["refit_rows"] = (made.get("refit") or {}).get("rows")
         write_report(report_dir, metrics, context=context, history=categorizer.history_)
     return metrics
 

@@ -133,16 +133,16 @@ def markdown(metrics: dict, context: dict) -> str:
     if pairs:
         lines += ["", "## Most confused categories", "", "| true category | predicted as | rows | share of its rows |", "|---|---|---:|---:|"]
         lines += [f"| {true} | {predicted} | {count} | {share:.1%} |" for true, predicted, count, share in pairs]
+    split_lines = [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
     if split and context.get("from_training"):
         lines += ["", "## The model's training split (not these rows)", "",
                   "How the model was trained and tested when it was made; the rows evaluated here are the file above.", ""]
-        lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
+        lines += split_lines
         if context.get("refit_rows"):
             lines += ["", f"After that evaluation the model was refit on all {context['refit_rows']} usable rows: "
                           "this model trained on the test rows above too."]
     elif split:
-        lines += ["", "## Split", ""]
-        lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in split.items()]
+        lines += ["", "## Split", ""] + split_lines
         if split.get("strategy") == "random":
             lines += ["", "**This split leaks**: it is a plain random split, so products seen in training (exact and near duplicates) come back in the test rows and inflate the scores. Use it only to compare with published numbers."]
         elif split.get("strategy") == "grouped":
