@@ -7,11 +7,14 @@
    setting of the grid: grouped 3-fold cross-validation (``prodcat.data.split.group_folds`` over
    ``product_groups``, near-duplicates in one fold) on its training and validation rows only, at most
    ``--cv-rows`` of them drawn at random; the mean weighted F1 over the folds. No test row is read here.
+   A family that stops early (the Keras ones: ``lstm``, ``bag``) stops on validation rows, as
+   in ``prodcat train``: a grouped tenth of each fold's training rows, and the dataset's validation
+   rows in step 3.
 2. For each source (ecommerce, MWPD2020, BigBasket: the three MWPD levels share their texts, and so do
    the three BigBasket levels, so a source is held out whole), the setting with the best mean
    cross-validated F1 over the *other* sources' datasets is the one chosen for it.
-3. Each setting is trained on all training and validation rows of each dataset and scored once on its
-   test set; reported: the test F1 of the setting chosen elsewhere, of the family's default, and of the
+3. Each setting is trained on all training and validation rows of each dataset (or, stopping early,
+   on the training rows with the validation rows to stop on) and scored once on its test set; reported: the test F1 of the setting chosen elsewhere, of the family's default, and of the
    best setting in hindsight (which no one could have picked without the test set).
 
 Results: ``--out`` (default ``benchmarks/results/lodo``) ``/lodo_FAMILY.json`` and ``.md``.
@@ -38,6 +41,7 @@ from models import write_atomically  # noqa: E402
 from prodcat.categorizer import Categorizer  # noqa: E402
 from prodcat.data.split import group_folds, product_groups  # noqa: E402
 from prodcat.evaluation import scores  # noqa: E402
+from prodcat.models.keras_family import KerasFamily  # noqa: E402
 from prodcat.models.registry import family_class  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,15 +63,29 @@ def key_of(setting: dict) -> str:
     return json.dumps(setting, sort_keys=True)
 
 
-def fit_score(family: str, setting: dict, train: Rows, test: Rows) -> float:
-    model = Categorizer(family, params=setting, seed=SEED).fit(train.texts, train.labels, verbose=0)
+def stops_early(family: str) -> bool:
+    return issubclass(family_class(family), KerasFamily)
+
+
+def fit_score(family: str, setting: dict, train: Rows, test: Rows, validation: Rows | None = None) -> float:
+    model = Categorizer(family, params=setting, seed=SEED).fit(
+        train.texts, train.labels, verbose=0, validation=(validation.texts, validation.labels) if validation else None)
     return scores(test.labels, model.predict(test.texts))["weighted_f1"]
 
 
+def folds_of(rows: Rows, n_folds: int) -> np.ndarray:
+    return group_folds(np.asarray(rows.labels, dtype=object), product_groups(rows.texts), n_folds, SEED)
+
+
 def cross_validated(family: str, setting: dict, rows: Rows) -> float:
-    folds = group_folds(np.asarray(rows.labels, dtype=object), product_groups(rows.texts), FOLDS, SEED)
-    return float(np.mean([fit_score(family, setting, rows.take(np.flatnonzero(folds != k)), rows.take(np.flatnonzero(folds == k)))
-                          for k in range(FOLDS)]))
+    folds, results = folds_of(rows, FOLDS), []
+    for k in range(FOLDS):
+        train, validation = rows.take(np.flatnonzero(folds != k)), None
+        if stops_early(family):  # a grouped tenth of the fold's training rows to stop on
+            tenths = folds_of(train, 10)
+            train, validation = train.take(np.flatnonzero(tenths != 0)), train.take(np.flatnonzero(tenths == 0))
+        results.append(fit_score(family, setting, train, rows.take(np.flatnonzero(folds == k)), validation))
+    return float(np.mean(results))
 
 
 def run(family: str, grid: dict, names: list[str], cv_rows: int, data_dir: Path, command: str) -> dict:
@@ -88,7 +106,8 @@ def run(family: str, grid: dict, names: list[str], cv_rows: int, data_dir: Path,
         for setting in settings:
             print(f"{name}: {setting} ...", file=sys.stderr, flush=True)
             entry["cv"][key_of(setting)] = cross_validated(family, setting, train.capped(cv_rows))
-            entry["test"][key_of(setting)] = fit_score(family, setting, train, test)
+            entry["test"][key_of(setting)] = (fit_score(family, setting, dataset.train, test, dataset.validation)
+                                              if stops_early(family) else fit_score(family, setting, train, test))
         results["minutes"] = (time.perf_counter() - started) / 60
     results["held_out"] = held_out(results)
     return results

@@ -1,4 +1,4 @@
-"""Fault injection: a 200,000-row ``prodcat predict`` run killed at random points (SIGINT, SIGTERM,
+"""Fault injection: a 40,000-row ``prodcat predict`` run killed at random points (SIGINT, SIGTERM,
 SIGKILL) never leaves an output that looks complete, and a rerun writes the same bytes as a run
 that was never interrupted.
 
@@ -21,7 +21,7 @@ import pytest
 
 from conftest import NORMALIZED, ROOT
 
-ROWS = 100_000  # 10 chunks of --chunk-rows 10000: kills land before, between and inside chunk writes
+ROWS = 40_000  # 10 chunks of --chunk-rows 4000: kills land before, between and inside chunk writes
 KILLS = 10  # each CI run draws a new seed (printed on failure), so the kill points differ from run to run
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
@@ -65,7 +65,7 @@ class Runs:
 
     def start(self) -> int:
         self.parts_before = self.parts()
-        argv = ["predict", "-i", str(self.source), "-o", str(self.target), "--chunk-rows", "10000", "-q"]
+        argv = ["predict", "-i", str(self.source), "-o", str(self.target), "--chunk-rows", "4000", "-q"]
         self.server.stdin.write(json.dumps(argv) + "\n")
         self.server.stdin.flush()
         return int(self.server.stdout.readline())
