@@ -28,6 +28,7 @@ import itertools
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if not grid:
         parser.error(f"give --grid for the {args.family} family")
     names = [n for n in args.datasets.split(",") if n]
-    command = "python benchmarks/lodo.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = shlex.join(["python", "benchmarks/lodo.py", *(argv if argv is not None else sys.argv[1:])])  # quoted as typed
     results = run(args.family, grid, names, args.cv_rows, args.data_dir, command.strip())
     write_atomically(args.out / f"lodo_{args.family}.json", json.dumps(results, indent=1))
     write_atomically(args.out / f"lodo_{args.family}.md", markdown(results))

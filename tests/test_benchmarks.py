@@ -240,3 +240,26 @@ def test_leave_one_source_out_chooses_on_the_other_sources_only():
     # mwpd-lvl1 is chosen without mwpd-lvl2 (same source): ecommerce and bigbasket favour a
     assert held["mwpd-lvl1"]["chosen_elsewhere"] == a and held["mwpd-lvl1"]["default_test_f1"] == 0.52
     assert held["mwpd-lvl1"]["hindsight"] == b and held["mwpd-lvl1"]["own_cv_choice"] == b
+
+
+def test_leave_one_source_out_stops_keras_families_on_training_rows_of_the_fold(monkeypatch):
+    """As ``prodcat train`` does: an early-stopping family gets validation rows, a grouped tenth of the
+    fold's training rows, never its test rows; a family that does not stop early gets none."""
+    import lodo
+    from datasets import Rows
+
+    from prodcat.data.reading import read_catalog
+
+    catalog = read_catalog(SAMPLE)
+    rows = Rows(list(catalog.texts), list(catalog.labels))
+    calls = []
+    monkeypatch.setattr(lodo, "fit_score", lambda family, setting, train, test, validation=None: calls.append((train, test, validation)) or 0.5)
+    assert lodo.cross_validated("lstm", {}, rows) == 0.5
+    assert len(calls) == lodo.FOLDS
+    for train, test, validation in calls:
+        train_texts, test_texts, validation_texts = set(train.texts), set(test.texts), set(validation.texts)
+        assert validation_texts and not validation_texts & train_texts and not validation_texts & test_texts
+        assert len(train) + len(validation) + len(test) == len(rows)
+    calls.clear()
+    lodo.cross_validated("linear", {}, rows)
+    assert [validation for _, _, validation in calls] == [None] * lodo.FOLDS

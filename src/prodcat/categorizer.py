@@ -176,12 +176,10 @@ class Categorizer:
 
     def check_settings(self) -> "Categorizer":
         """Check the family's name and settings before any data is read (``fit`` checks them too)."""
-        from sklearn.utils._param_validation import InvalidParameterError
-
         self._check_settings()
         try:
             family_class(self.family)(**self.params)
-        except (TypeError, ValueError, InvalidParameterError) as exc:
+        except (TypeError, ValueError) as exc:  # scikit-learn's InvalidParameterError is both
             raise DataError(f"a {self.family} setting is not valid: {exc}") from None
         return self
 

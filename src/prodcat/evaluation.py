@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
 from prodcat import calibration
 from prodcat.categorizer import Categorizer
@@ -15,6 +14,8 @@ from prodcat.categorizer import Categorizer
 def scores(true: Sequence[str], predicted: Sequence[str]) -> dict:
     """Rows, accuracy, weighted and macro F1. The averages run over the labels that occur (true or
     predicted): a trained label absent from the rows is not counted as an error."""
+    from sklearn.metrics import accuracy_score, f1_score  # here: a command that fails early answers without it
+
     occurring = sorted(set(true) | set(predicted))
     return {
         "rows": len(true),
@@ -29,6 +30,8 @@ def evaluate(categorizer: Categorizer, texts: Sequence[str], labels: Sequence[st
 
     Labels the model does not know count as errors (reported under ``unknown_labels``).
     """
+    from sklearn.metrics import classification_report, confusion_matrix
+
     probs = categorizer.predict_proba(texts)
     known = categorizer.labels
     predicted = categorizer.labels_from_proba(probs)
@@ -72,6 +75,8 @@ def evaluate(categorizer: Categorizer, texts: Sequence[str], labels: Sequence[st
 def hierarchical_metrics(categorizer: Categorizer, probs: np.ndarray, labels: Sequence[str]) -> dict:
     """Per level: accuracy, weighted and macro F1 of the full decoded path, and the coverage and
     precision of the back-off at that level's threshold; plus hierarchical F1 over ancestors."""
+    from sklearn.metrics import accuracy_score, f1_score
+
     tree = categorizer.tree_
     paths, confidences = tree.decode(probs)
     truths = [_prefixes(label) for label in labels]
