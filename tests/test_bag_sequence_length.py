@@ -1,6 +1,7 @@
 """The bag and LSTM families size their sequences to the training texts, so short titles carry little
-padding, and the bag's own inference (NumPy for a few texts, one folded TensorFlow graph for batches)
-gives the same probabilities as the Keras network it was trained as."""
+padding, and the bag's own inference (a saved model: NumPy; a model trained in this process: NumPy for
+a few texts, one folded TensorFlow graph for batches) gives the same probabilities as the Keras
+network it was trained as."""
 
 from __future__ import annotations
 
@@ -19,16 +20,22 @@ SMALL_BAG = {"epochs": 2, "max_tokens": 5_000, "embedding_dim": 8}
 
 
 def keras_probabilities(model, texts: list[str]) -> np.ndarray:
-    """The trained Keras network's own output (standardization included) on normalized ``texts``."""
+    """The Keras network's own output (standardization included) on normalized ``texts``: the one
+    trained in this process, or for a loaded model its file, loaded by Keras in safe mode."""
     import tensorflow as tf
 
-    return model.model_(tf.constant(np.asarray(model._cut(texts), dtype=object).reshape(-1, 1)), training=False).numpy()
+    from prodcat.models.keras_family import import_keras
+
+    network = model.model_
+    if network is None:
+        network = import_keras().models.load_model(model.source_, safe_mode=True, compile=False)
+    return network(tf.constant(np.asarray(model._cut(texts), dtype=object).reshape(-1, 1)), training=False).numpy()
 
 
 def assert_both_paths_match_keras(model, texts: list[str]) -> None:
-    """The NumPy path (calls of fewer than ``NUMPY_BELOW_ROWS`` texts) and the graph (bigger calls)
-    give the Keras network's probabilities; their logits may differ from its log output by a constant
-    per row."""
+    """The NumPy path (calls of fewer than ``NUMPY_BELOW_ROWS`` texts, or any call of a loaded model) and
+    the graph (bigger calls of a model trained in this process) give the Keras network's probabilities;
+    their logits may differ from its log output by a constant per row."""
     from prodcat.calibration import probabilities
     from prodcat.models.bag import NUMPY_BELOW_ROWS
 
@@ -53,7 +60,7 @@ def test_sequence_length_is_the_longest_training_title_and_is_saved(tmp_path):
     np.testing.assert_allclose(Categorizer.load(path).predict_proba([longer, texts[0]]), categorizer.predict_proba([longer, texts[0]]), rtol=1e-5, atol=1e-6)
 
 
-def test_numpy_and_graph_inference_match_the_keras_network(bag_model_dir):
+def test_a_saved_bag_predicts_in_numpy_as_its_keras_network(bag_model_dir):
     from prodcat.models.bag import NUMPY_BELOW_ROWS
 
     categorizer = Categorizer.load(bag_model_dir)
@@ -63,8 +70,9 @@ def test_numpy_and_graph_inference_match_the_keras_network(bag_model_dir):
     # Not ASCII: both paths take the normalized words as they are, the network lowercases them again.
     texts += [normalize_text("Crème BRÛLÉE İstanbul ΣΟΦΙΑ Straße ＬＥＤ ｌａｍｐ Ǆemal"), normalize_text("LED lamp, Cotton SHIRT")]
     model = categorizer.model_
+    assert model.model_ is None and model._graph is None  # read as data: no Keras network
     assert_both_paths_match_keras(model, texts)
-    assert model._numpy.kernel is None and model._numpy.rows.shape[1] == len(categorizer.labels)  # rows folded with the kernel
+    assert model._graph is None and model._numpy.kernel is None and model._numpy.rows.shape[1] == len(categorizer.labels)  # rows folded with the kernel
 
 
 def test_inference_without_the_folded_rows_matches_the_keras_network():

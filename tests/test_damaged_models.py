@@ -102,7 +102,7 @@ DAMAGES = {
     "npz is a pipe": ("linear", _fifo("linear.npz"), ["linear.npz", "pipe"]),
     "manifest over the size bound": ("linear", _huge_manifest, ["prodcat.json", "bytes"]),
     "truncated keras file": ("bag", _truncate("model.keras", 2000), ["model.keras", "damaged"]),
-    "keras file of junk": ("bag", _junk_keras, ["bag", "damaged"]),
+    "keras file of junk": ("bag", _junk_keras, ["model.keras", "damaged"]),
     "bag with too few labels": ("bag", lambda d: _manifest(d, labels=lambda m: m["labels"][:-1]), ["'labels'", "outputs"]),
 }
 # Run as a separate process under ``timeout``: damages that could hang or exhaust memory, and each

@@ -3,23 +3,27 @@
 The fastest family: tokenizing, n-grams and the vocabulary lookup run inside TensorFlow's own
 string kernels, and the network is one embedding average and one softmax layer. Both are linear, so
 at prediction each token's embedding is multiplied by the softmax layer's kernel once, at load, and a
-text's scores are the average of its tokens' rows. Batches run that in one TensorFlow graph; a few
-texts at a time run it in NumPy, so a single product skips the fixed cost of a TensorFlow call.
-Training uses the Keras network as built; tests check both paths against it.
+text's scores are the average of its tokens' rows. A saved model runs that in NumPy, from the
+``.keras`` file's vocabulary and weights read as data (``SavedNetwork``), without TensorFlow; a model
+trained in this process runs batches in one TensorFlow graph and a few texts at a time in NumPy.
+Training uses the Keras network as built; tests check every path against it.
 """
 
 from __future__ import annotations
 
 from itertools import repeat
+from pathlib import Path
 
 import numpy as np
 
-from prodcat.models.keras_family import KerasFamily, infer_in_batches
+from prodcat import artifacts
+from prodcat.errors import ModelError
+from prodcat.models.keras_family import MODEL_FILE, KerasFamily, SavedNetwork, infer_in_batches
 
 START_TOKEN = "xxstart"
 OUT_OF_VOCABULARY_ID = 1  # TextVectorization's id for "[UNK]"
 MAX_SEQUENCE_LENGTH = 200
-NUMPY_BELOW_ROWS = 32  # calls with fewer texts run in NumPy, bigger batches in TensorFlow
+NUMPY_BELOW_ROWS = 32  # a model trained in this process: calls with fewer texts run in NumPy, bigger ones in TensorFlow
 
 
 class BagModel(KerasFamily):
@@ -75,6 +79,7 @@ class BagModel(KerasFamily):
         self._numpy = None  # the NumPy inference, made on the first small call
         self._graph = None  # the TensorFlow inference, made on the first batch
         self._rows = None  # what both share: ``_token_rows`` of the trained network
+        self.model_ = None  # the Keras network, once trained (a loaded model has only ``_rows`` and ``_numpy``)
 
     def _compile(self, keras, model):
         """Adam; with ``sparse_updates``, one that updates only the embedding rows a batch touches."""
@@ -101,7 +106,7 @@ class BagModel(KerasFamily):
         return [f"{START_TOKEN} {text}" for text in super()._cut(texts)]
 
     def _build(self, keras, texts: list[str], n_labels: int):
-        self._numpy = self._graph = self._rows = None
+        self._numpy = self._graph = self._rows = self.source_ = None
         p = self.params
         if p["sequence_length"] is None:
             longest = max((len(_tokens(t, p["ngrams"])) for t in texts), default=MAX_SEQUENCE_LENGTH)
@@ -125,14 +130,43 @@ class BagModel(KerasFamily):
     def logits(self, texts: list[str]) -> np.ndarray:
         """The softmax layer's input (not its log output, as for other Keras families)."""
         if self._rows is None:
-            self._rows = _token_rows(self.model_)
-        if len(texts) >= NUMPY_BELOW_ROWS:
+            self._rows = _token_rows(*(np.asarray(w, dtype=np.float32) for w in (
+                self.model_.get_layer("embed").get_weights()[0], *self.model_.get_layer("probabilities").get_weights())))
+        if len(texts) >= NUMPY_BELOW_ROWS and self.model_ is not None:
             if self._graph is None:
                 self._graph = _GraphBag(self.model_, *self._rows)
             return self._graph.logits(self._cut(texts))
         if self._numpy is None:
-            self._numpy = _NumpyBag(self.model_, *self._rows, self.params["ngrams"], self.params["sequence_length"])
+            # Plain ``str``: the layer returns ``numpy.str_``, which keeps a dictionary off CPython's fast
+            # path for string keys (every lookup about a third slower).
+            vocabulary = [str(token) for token in self.model_.get_layer("vectorize").get_vocabulary()]
+            self._numpy = _NumpyBag(vocabulary, *self._rows, self.params["ngrams"], self.params["sequence_length"])
         return self._numpy.logits(self._cut(texts))
+
+    @property
+    def n_outputs(self) -> int:
+        return super().n_outputs if self.model_ is not None else int(self._rows[2].shape[0])
+
+    @classmethod
+    def load(cls, directory: Path, params: dict) -> "BagModel":
+        """The saved network in NumPy, read without Keras or TensorFlow."""
+        network = SavedNetwork.read(directory)
+        vectorize = network.layers["vectorize"]
+        found = {"standardize": vectorize.get("standardize"), "split": vectorize.get("split"), "ngrams": vectorize.get("ngrams") or 1,
+                 "output_sequence_length": vectorize.get("output_sequence_length"), "mask_zero": network.layers["embed"].get("mask_zero"),
+                 "softmax": network.layers["probabilities"].get("activation"), "average": "average" in network.layers}
+        network.check({"standardize": "lower_and_strip_punctuation", "split": "whitespace", "ngrams": params.get("ngrams", 2),
+                       "output_sequence_length": params.get("sequence_length"), "mask_zero": True, "softmax": "softmax", "average": True},
+                      found, "bag")
+        model = cls(**params)
+        embeddings, kernel, bias = (network.weight(f"layers/{w}") for w in ("embedding/vars/0", "dense/vars/0", "dense/vars/1"))
+        if embeddings.shape[0] != len(network.vocabulary) or kernel.shape[0] != embeddings.shape[1] or kernel.shape[1] != bias.shape[0]:
+            raise ModelError(f"{network.file}: its vocabulary ({len(network.vocabulary)} tokens) and weights do not fit "
+                                       "together; retrain or restore the model")
+        model._rows = _token_rows(embeddings, kernel, bias)
+        model._numpy = _NumpyBag(network.vocabulary, *model._rows, model.params["ngrams"], model.params["sequence_length"])
+        model.source_ = artifacts.model_file(directory, MODEL_FILE)
+        return model
 
 
 def _sparse_lookup(keras):
@@ -180,19 +214,16 @@ def _sparse_adam(keras):
     return SparseAdam
 
 
-def _token_rows(model) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """The trained network as ``(rows, kernel, bias)``: a text's logits are the average of its
-    tokens' ``rows`` (then times ``kernel``, when it is not ``None``) plus ``bias``.
+def _token_rows(embeddings: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The network's embeddings and softmax layer as ``(rows, kernel, bias)``: a text's logits are the
+    average of its tokens' ``rows`` (then times ``kernel``, when it is not ``None``) plus ``bias``.
 
     The average and the softmax layer's product are both linear, so with fewer labels than embedding
     dimensions each token's embedding is multiplied by the kernel once, here, and a text then averages a
     few numbers per token instead of a whole embedding. Row 0 (padding) is zero.
     """
-    embeddings = np.asarray(model.get_layer("embed").get_weights()[0], dtype=np.float32)
-    kernel, bias = (np.asarray(w, dtype=np.float32) for w in model.get_layer("probabilities").get_weights())
-    # ``get_weights`` returns copies, so zeroing row 0 leaves the network as it is.
-    rows, kernel = (embeddings @ kernel, None) if kernel.shape[1] < embeddings.shape[1] else (embeddings, kernel)
-    rows[0] = 0.0
+    rows, kernel = (embeddings @ kernel, None) if kernel.shape[1] < embeddings.shape[1] else (embeddings.copy(), kernel)
+    rows[0] = 0.0  # on a copy: the network's own weights stay as they are
     return rows, kernel, bias
 
 
@@ -222,7 +253,7 @@ class _GraphBag:
 
 
 class _NumpyBag:
-    """The bag network's inference in NumPy, from the loaded Keras model's vocabulary and weights.
+    """The bag network's inference in NumPy, from its vocabulary (plain ``str``) and ``_token_rows``.
 
     It mirrors the saved graph on normalized text (already lowercase, without punctuation): words
     split on white space, then their n-grams, cut to the sequence length, looked up (unknown: 1),
@@ -230,10 +261,7 @@ class _NumpyBag:
     budget is tens of microseconds, most of it in looking tokens up.
     """
 
-    def __init__(self, model, rows: np.ndarray, kernel: np.ndarray | None, bias: np.ndarray, ngrams: int, sequence_length: int):
-        # Plain ``str``: the layer returns ``numpy.str_``, which keeps a dictionary off CPython's fast
-        # path for string keys (every lookup about a third slower).
-        vocabulary = [str(token) for token in model.get_layer("vectorize").get_vocabulary()]
+    def __init__(self, vocabulary: list[str], rows: np.ndarray, kernel: np.ndarray | None, bias: np.ndarray, ngrams: int, sequence_length: int):
         if ngrams == 2:
             self.words, self.token_id = _words_and_pairs(vocabulary), None
         else:
@@ -244,8 +272,15 @@ class _NumpyBag:
     def logits(self, texts: list[str]) -> np.ndarray:
         if len(texts) == 1:  # one product: no stacking, the fewest NumPy calls
             averages = self._average(texts[0])[None]
-        else:
-            averages = np.stack([self._average(text) for text in texts])
+        else:  # every text's tokens in one array, each text's rows summed by one reduceat
+            ids = [self._token_ids(text) for text in texts]
+            counts = np.fromiter(map(len, ids), dtype=np.intp, count=len(ids))
+            if not counts.all():  # reduceat cannot sum nothing (``_cut`` gives every text a token)
+                raise ValueError("a text without tokens has no average")
+            starts = np.zeros(len(ids), dtype=np.intp)
+            np.cumsum(counts[:-1], out=starts[1:])
+            averages = np.add.reduceat(self.rows.take(np.concatenate(ids), axis=0), starts, axis=0)
+            averages /= counts[:, None]
         if self.kernel is not None:
             averages = averages @ self.kernel
         averages += self.bias

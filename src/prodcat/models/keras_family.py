@@ -1,15 +1,21 @@
 """What every Keras model family shares: lazy import, training with early stopping and TensorBoard,
-fast inference through one traced graph, and saving as a native ``.keras`` file loaded in safe mode.
+fast inference through one traced graph, and saving as a native ``.keras`` file.
 
-A family only says how to build its network (``_build``). The network takes raw strings: its
+A family only says how to build its network (``_build``) and how to predict from a saved one
+(``load``): each reads its file as data (``SavedNetwork``: JSON, a vocabulary and HDF5 weights, no
+Keras, nothing that runs) and predicts in NumPy. The network takes raw strings: its
 ``TextVectorization`` layer carries the vocabulary, so no tokenizer file can drift from the weights.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import shutil
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 import zipfile
 from pathlib import Path
 
@@ -136,6 +142,9 @@ class KerasFamily(ModelFamily):
         return np.log(np.clip(probabilities.astype(np.float64), 1e-12, 1.0))  # the softmax output, as logits
 
     def save(self, directory: Path) -> None:
+        if getattr(self, "model_", None) is None and getattr(self, "source_", None) is not None:
+            shutil.copyfile(self.source_, directory / MODEL_FILE)  # loaded, not trained: its file as it is
+            return
         keras = import_keras()
         # A fresh, uncompiled view of the same layers: the file carries no optimizer state.
         inference = keras.Model(self.model_.inputs, self.model_.outputs, name=self.model_.name)
@@ -145,15 +154,47 @@ class KerasFamily(ModelFamily):
     def n_outputs(self) -> int:
         return int(self.model_.outputs[0].shape[-1])
 
+
+@dataclass
+class SavedNetwork:
+    """A saved ``.keras`` file read as data, without Keras: each layer's configuration by its name, the
+    text vectorizer's vocabulary, and every weight by its path in the weights file (such as
+    ``layers/embedding/vars/0``). ``file`` is the path to name in errors."""
+
+    file: Path
+    layers: dict[str, dict]
+    vocabulary: list[str]
+    weights: dict[str, np.ndarray]
+
     @classmethod
-    def load(cls, directory: Path, params: dict) -> "KerasFamily":
-        path = artifacts.model_file(directory, MODEL_FILE)
-        if not zipfile.is_zipfile(path):  # Keras would call it "not found"
-            raise ModelError(f"{directory / MODEL_FILE}: is damaged (not a .keras zip file); retrain or restore the model")
-        keras = import_keras()
-        model = cls(**params)
-        model.model_ = keras.models.load_model(path, safe_mode=True, compile=False)
-        return model
+    def read(cls, directory: Path) -> "SavedNetwork":
+        """``directory``'s ``model.keras``; a one-line ``ModelError`` if it is damaged. Its JSON, its
+        vocabulary (a text file) and its HDF5 weights are only read: nothing in the file runs."""
+        try:
+            import h5py
+        except ImportError:
+            raise DependencyError("reading a Keras model's weights needs h5py; install it with: pip install h5py") from None
+        shown, weights = Path(directory) / MODEL_FILE, {}
+        with artifacts.open_model_file(directory, MODEL_FILE) as file, zipfile.ZipFile(file) as archive:
+            layers = {layer["name"]: layer["config"] for layer in json.loads(archive.read("config.json"))["config"]["layers"]}
+            found = [n for n in archive.namelist() if n.startswith("assets/") and n.endswith("/text_vectorization/vocabulary.txt")]
+            if len(found) != 1:
+                raise ModelError(f"{shown}: has no single vectorizer vocabulary (found {len(found)}); retrain or restore the model")
+            vocabulary = archive.read(found[0]).decode("utf-8").split("\n")
+            with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
+                h5.visititems(lambda name, item: weights.__setitem__(name, np.asarray(item, dtype=np.float32)) if isinstance(item, h5py.Dataset) else None)
+        return cls(shown, layers, vocabulary, weights)
+
+    def weight(self, path: str) -> np.ndarray:
+        if path not in self.weights:
+            raise ModelError(f"{self.file}: has no weight {path}; retrain or restore the model")
+        return self.weights[path]
+
+    def check(self, expected: dict, found: dict, family: str) -> None:
+        """One line naming the settings of the file's network that ``family``'s inference does not run."""
+        differ = {k: found.get(k) for k in expected if found.get(k) != expected[k]}
+        if differ:
+            raise ModelError(f"{self.file}: its network is not prodcat's {family} ({differ}); retrain the model")
 
 
 def infer_in_batches(infer, texts: list[str], batch_size: int = 1024) -> np.ndarray:

@@ -12,17 +12,13 @@ machine that only predicts needs no TensorFlow. Tests check it against the Keras
 
 from __future__ import annotations
 
-import io
-import json
-import shutil
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from prodcat import artifacts
-from prodcat.errors import DependencyError, ModelError
-from prodcat.models.keras_family import MODEL_FILE, KerasFamily
+from prodcat.errors import ModelError
+from prodcat.models.keras_family import MODEL_FILE, KerasFamily, SavedNetwork
 
 
 class LSTMModel(KerasFamily):
@@ -62,7 +58,6 @@ class LSTMModel(KerasFamily):
             "patience": patience,
         }
         self._numpy = None  # a loaded model's network, in NumPy (``NumpyLSTM``)
-        self._source = None  # and the file it was read from
 
     def _build(self, keras, texts: list[str], n_labels: int):
         p = self.params
@@ -87,19 +82,13 @@ class LSTMModel(KerasFamily):
         return keras.Model(inputs, outputs, name="prodcat_lstm")
 
     def fit(self, data) -> "LSTMModel":
-        self._numpy = self._source = None
+        self._numpy = self.source_ = None
         return super().fit(data)
 
     def logits(self, texts: list[str]) -> np.ndarray:
         if self._numpy is not None:
             return self._numpy.logits(texts)
         return super().logits(texts)
-
-    def save(self, directory: Path) -> None:
-        if self._numpy is not None:  # loaded, not trained: the file it was loaded from, as it is
-            shutil.copyfile(self._source, directory / MODEL_FILE)
-            return
-        super().save(directory)
 
     @property
     def n_outputs(self) -> int:
@@ -108,7 +97,7 @@ class LSTMModel(KerasFamily):
     @classmethod
     def load(cls, directory: Path, params: dict) -> "LSTMModel":
         model = cls(**params)
-        model._numpy, model._source = NumpyLSTM.read(directory), artifacts.model_file(directory, MODEL_FILE)
+        model._numpy, model.source_ = NumpyLSTM.read(directory), artifacts.model_file(directory, MODEL_FILE)
         return model
 
 
@@ -134,38 +123,26 @@ class NumpyLSTM:
     @classmethod
     def read(cls, directory: Path) -> "NumpyLSTM":
         """The network of ``directory``'s ``model.keras``; a one-line ``ModelError`` if it is damaged."""
-        try:
-            import h5py
-        except ImportError:
-            raise DependencyError("reading an LSTM model needs h5py; install it with: pip install h5py") from None
-        shown = Path(directory) / MODEL_FILE
-        with artifacts.open_model_file(directory, MODEL_FILE) as file:
-            with zipfile.ZipFile(file) as archive:
-                layers = {layer["name"]: layer for layer in json.loads(archive.read("config.json"))["config"]["layers"]}
-                vocabulary = archive.read(_asset(archive.namelist(), "vocabulary.txt", shown)).decode("utf-8").split("\n")
-                with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
-                    return cls._from(layers, vocabulary, weights, shown)
-
-    @classmethod
-    def _from(cls, layers: dict, vocabulary: list[str], weights, shown: Path) -> "NumpyLSTM":
-        vectorize, embed, dense = layers["vectorize"]["config"], layers["embed"]["config"], layers["probabilities"]["config"]
+        network = SavedNetwork.read(directory)
+        layers = network.layers
+        vectorize, embed, dense = layers["vectorize"], layers["embed"], layers["probabilities"]
         bidirectional = "bilstm" in layers
-        recurrent = layers["bilstm"]["config"]["layer"]["config"] if bidirectional else layers["lstm"]["config"]
+        recurrent = layers["bilstm"]["layer"]["config"] if bidirectional else layers["lstm"]
         expected = {"standardize": "lower_and_strip_punctuation", "split": "whitespace", "ngrams": None, "mask_zero": True,
                     "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "return_sequences": False,
                     "merge_mode": "concat", "softmax": "softmax"}
         found = {**{k: vectorize.get(k) for k in ("standardize", "split", "ngrams")}, "mask_zero": embed.get("mask_zero"),
                  **{k: recurrent.get(k) for k in ("activation", "recurrent_activation", "use_bias", "return_sequences")},
-                 "merge_mode": layers["bilstm"]["config"].get("merge_mode") if bidirectional else "concat", "softmax": dense.get("activation")}
-        if found != expected:
-            raise ModelError(f"{shown}: its network is not prodcat's LSTM ({found} != {expected}); retrain the model")
+                 "merge_mode": layers["bilstm"].get("merge_mode") if bidirectional else "concat", "softmax": dense.get("activation")}
+        network.check(expected, found, "LSTM")
         cells = ["bidirectional/forward_layer", "bidirectional/backward_layer"] if bidirectional else ["lstm"]
-        directions = [tuple(np.asarray(weights[f"layers/{cell}/cell/vars/{i}"], dtype=np.float32) for i in range(3)) for cell in cells]
-        embeddings = np.asarray(weights["layers/embedding/vars/0"], dtype=np.float32)
-        kernel, bias = (np.asarray(weights[f"layers/dense/vars/{i}"], dtype=np.float32) for i in range(2))
-        if len(vocabulary) != embeddings.shape[0] or kernel.shape[0] != (2 if bidirectional else 1) * directions[0][1].shape[0]:
-            raise ModelError(f"{shown}: its vocabulary ({len(vocabulary)} tokens) and weights do not fit together; retrain or restore the model")
-        return cls(vocabulary, int(vectorize["output_sequence_length"]), embeddings, directions, kernel, bias)
+        directions = [tuple(network.weight(f"layers/{cell}/cell/vars/{i}") for i in range(3)) for cell in cells]
+        embeddings = network.weight("layers/embedding/vars/0")
+        kernel, bias = network.weight("layers/dense/vars/0"), network.weight("layers/dense/vars/1")
+        if len(network.vocabulary) != embeddings.shape[0] or kernel.shape[0] != len(cells) * directions[0][1].shape[0]:
+            raise ModelError(f"{network.file}: its vocabulary ({len(network.vocabulary)} tokens) and weights do not fit together; "
+                             "retrain or restore the model")
+        return cls(network.vocabulary, int(vectorize["output_sequence_length"]), embeddings, directions, kernel, bias)
 
     def logits(self, texts: list[str]) -> np.ndarray:
         ids = [np.fromiter((self.token_id(w, 1) for w in text.split()[: self.sequence_length]), dtype=np.intp) for text in texts]
@@ -214,11 +191,3 @@ def _run_lstm(projected: np.ndarray, lengths: np.ndarray, recurrent: np.ndarray)
         cell[k:] = forget * cell[k:] + write * gates[:, 2 * units : 3 * units]
         state[k:] = output * np.tanh(cell[k:])
     return state
-
-
-def _asset(names: list[str], file: str, shown: Path) -> str:
-    """The archive's path of the vectorizer's asset ``file`` (not its lookup layer's copy)."""
-    found = [n for n in names if n.startswith("assets/") and n.endswith(f"/text_vectorization/{file}")]
-    if len(found) != 1:
-        raise ModelError(f"{shown}: has no single vectorizer {file} (found {len(found)}); retrain or restore the model")
-    return found[0]

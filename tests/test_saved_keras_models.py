@@ -1,4 +1,4 @@
-"""A saved LSTM model predicts in NumPy, without TensorFlow: the same probabilities as its Keras network."""
+"""A saved LSTM (or bag) model predicts in NumPy, without TensorFlow: the same probabilities as its Keras network."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from prodcat.data.reading import read_catalog
 from prodcat.data.text import normalize_text
 from prodcat.errors import ModelError
 
-EDGE_TEXTS = ["", "qqzx wordnoonesaw", "one", "cotton shirt\nslim fit navy", " ".join(["book novel"] * 150)]
+EDGE_TEXTS = ["", "qqzx wordnoonesaw", "one", "cotton shirt\nslim fit navy",
+              # not ASCII: NumPy takes the normalized words as they are, the network lowercases them again
+              normalize_text("Crème BRÛLÉE İstanbul ΣΟΦΙΑ Straße ＬＥＤ ｌａｍｐ Ǆemal"),
+              " ".join(["book novel"] * 150)]
 
 
 def keras_probabilities(model_dir, texts: list[str]) -> np.ndarray:
@@ -57,15 +60,18 @@ def test_numpy_inference_matches_the_keras_network(which, request):
     np.testing.assert_allclose(longer, loaded.model_.logits([EDGE_TEXTS[-1]]))
 
 
-def test_predicting_with_a_saved_lstm_needs_no_tensorflow(lstm_model_dir):
-    """In a process where TensorFlow cannot be imported, the model loads and predicts as in this one."""
-    texts = ["Men's cotton polo t-shirt, slim fit", "The complete guide to gardening, paperback", ""]
-    expected = Categorizer.load(lstm_model_dir).predict_proba(texts).round(5).tolist()
+@pytest.mark.parametrize("which", ["lstm_model_dir", "bag_model_dir", "ensemble_model_dir"])
+def test_predicting_with_a_saved_keras_model_needs_no_tensorflow(which, request):
+    """In a process where TensorFlow cannot be imported, the model (an ensemble: with a bag member)
+    loads and predicts as in this one."""
+    model_dir = request.getfixturevalue(which)
+    texts = ["Men's cotton polo t-shirt, slim fit", "The complete guide to gardening, paperback", ""] * 12  # a batch, too
+    expected = Categorizer.load(model_dir).predict_proba(texts).round(5).tolist()
     script = (
         "import json, sys\n"
         "sys.modules['tensorflow'] = sys.modules['keras'] = None  # any import of them fails\n"
         "from prodcat.categorizer import Categorizer\n"
-        f"model = Categorizer.load({str(lstm_model_dir)!r})\n"
+        f"model = Categorizer.load({str(model_dir)!r})\n"
         f"print(json.dumps(model.predict_proba({texts!r}).round(5).tolist()))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -73,11 +79,13 @@ def test_predicting_with_a_saved_lstm_needs_no_tensorflow(lstm_model_dir):
     assert np.allclose(json.loads(result.stdout), expected, atol=1e-5)
 
 
-def test_a_loaded_lstm_saves_the_file_it_was_loaded_from(lstm_model_dir, tmp_path):
-    loaded = Categorizer.load(lstm_model_dir)
+@pytest.mark.parametrize("which", ["lstm_model_dir", "bag_model_dir"])
+def test_a_loaded_keras_model_saves_the_file_it_was_loaded_from(which, request, tmp_path):
+    model_dir = request.getfixturevalue(which)
+    loaded = Categorizer.load(model_dir)
     copy = loaded.save(tmp_path / "copy")
-    assert (copy / "model.keras").read_bytes() == (lstm_model_dir / "model.keras").read_bytes()
-    texts = texts_to_try()[:20]
+    assert (copy / "model.keras").read_bytes() == (model_dir / "model.keras").read_bytes()
+    texts = texts_to_try()[:40]
     np.testing.assert_array_equal(Categorizer.load(copy).predict_proba(texts), loaded.predict_proba(texts))
 
 
