@@ -93,3 +93,20 @@ def test_out_of_range_settings_are_refused_in_one_line(rows):
     (texts, labels), _, _ = rows
     with pytest.raises(DataError, match="k must be at least 1"):
         Categorizer("neighbors", params={"k": 0}).fit(texts, labels)
+
+
+def test_unit_rows_is_scikit_learns_l2_normalize():
+    """Neighbors scales its TF-IDF rows itself (predicting imports no scikit-learn): the same numbers."""
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    from prodcat.models.neighbors import unit_rows
+
+    for dtype in (np.float32, np.float64):
+        features = sp.random(40, 200, density=0.05, random_state=0, format="lil", dtype=dtype)
+        features[3] = 0  # a text without known terms: stays all zero
+        features = features.tocsr()
+        scaled = unit_rows(features)
+        assert scaled.dtype == dtype and scaled.shape == features.shape
+        np.testing.assert_allclose(scaled.toarray(), normalize(features).toarray(), rtol=1e-6, atol=1e-7)
+        assert not scaled[3].count_nonzero()
