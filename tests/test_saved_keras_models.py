@@ -93,6 +93,7 @@ def test_a_loaded_keras_model_saves_the_file_it_was_loaded_from(which, request, 
     ("no weights", "damaged"),
     ("weights of another size", "do not fit together"),
     ("another network", "not prodcat's LSTM"),
+    ("no vectorizer layer", "has no layer 'vectorize'"),
 ])
 def test_a_damaged_lstm_file_is_refused_in_one_line(damage, fragment, lstm_model_dir, tmp_path):
     model = tmp_path / "model"
@@ -111,6 +112,8 @@ def test_a_damaged_lstm_file_is_refused_in_one_line(damage, fragment, lstm_model
         for layer in config["config"]["layers"]:
             if layer["name"] == "probabilities":
                 layer["config"]["activation"] = "sigmoid"
+        if damage == "no vectorizer layer":
+            config["config"]["layers"] = [layer for layer in config["config"]["layers"] if layer["name"] != "vectorize"]
         members["config.json"] = json.dumps(config).encode()
     with zipfile.ZipFile(model / "model.keras", "w") as archive:
         for name, data in members.items():

@@ -151,10 +151,10 @@ class BagModel(KerasFamily):
     def load(cls, directory: Path, params: dict) -> "BagModel":
         """The saved network in NumPy, read without Keras or TensorFlow."""
         network = SavedNetwork.read(directory)
-        vectorize = network.layers["vectorize"]
+        vectorize = network.layer("vectorize")
         found = {"standardize": vectorize.get("standardize"), "split": vectorize.get("split"), "ngrams": vectorize.get("ngrams") or 1,
-                 "output_sequence_length": vectorize.get("output_sequence_length"), "mask_zero": network.layers["embed"].get("mask_zero"),
-                 "softmax": network.layers["probabilities"].get("activation"), "average": "average" in network.layers}
+                 "output_sequence_length": vectorize.get("output_sequence_length"), "mask_zero": network.layer("embed").get("mask_zero"),
+                 "softmax": network.layer("probabilities").get("activation"), "average": "average" in network.layers}
         network.check({"standardize": "lower_and_strip_punctuation", "split": "whitespace", "ngrams": params.get("ngrams", 2),
                        "output_sequence_length": params.get("sequence_length"), "mask_zero": True, "softmax": "softmax", "average": True},
                       found, "bag")

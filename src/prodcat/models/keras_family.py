@@ -185,6 +185,11 @@ class SavedNetwork:
                 h5.visititems(lambda name, item: weights.__setitem__(name, np.asarray(item, dtype=np.float32)) if isinstance(item, h5py.Dataset) else None)
         return cls(shown, layers, vocabulary, weights)
 
+    def layer(self, name: str) -> dict:
+        if not isinstance(self.layers.get(name), dict):
+            raise ModelError(f"{self.file}: has no layer {name!r}; retrain or restore the model")
+        return self.layers[name]
+
     def weight(self, path: str) -> np.ndarray:
         if path not in self.weights:
             raise ModelError(f"{self.file}: has no weight {path}; retrain or restore the model")

@@ -124,17 +124,17 @@ class NumpyLSTM:
     def read(cls, directory: Path) -> "NumpyLSTM":
         """The network of ``directory``'s ``model.keras``; a one-line ``ModelError`` if it is damaged."""
         network = SavedNetwork.read(directory)
-        layers = network.layers
-        vectorize, embed, dense = layers["vectorize"], layers["embed"], layers["probabilities"]
-        bidirectional = "bilstm" in layers
-        recurrent = layers["bilstm"]["layer"]["config"] if bidirectional else layers["lstm"]
+        vectorize, embed, dense = network.layer("vectorize"), network.layer("embed"), network.layer("probabilities")
+        bidirectional = "bilstm" in network.layers
+        recurrent = network.layer("bilstm").get("layer", {}).get("config", {}) if bidirectional else network.layer("lstm")
         expected = {"standardize": "lower_and_strip_punctuation", "split": "whitespace", "ngrams": None, "mask_zero": True,
                     "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "return_sequences": False,
                     "merge_mode": "concat", "softmax": "softmax"}
         found = {**{k: vectorize.get(k) for k in ("standardize", "split", "ngrams")}, "mask_zero": embed.get("mask_zero"),
                  **{k: recurrent.get(k) for k in ("activation", "recurrent_activation", "use_bias", "return_sequences")},
-                 "merge_mode": layers["bilstm"].get("merge_mode") if bidirectional else "concat", "softmax": dense.get("activation")}
-        network.check(expected, found, "LSTM")
+                 "merge_mode": network.layer("bilstm").get("merge_mode") if bidirectional else "concat",
+                 "softmax": dense.get("activation"), "sequence_length": isinstance(vectorize.get("output_sequence_length"), int)}
+        network.check({**expected, "sequence_length": True}, found, "LSTM")
         cells = ["bidirectional/forward_layer", "bidirectional/backward_layer"] if bidirectional else ["lstm"]
         directions = [tuple(network.weight(f"layers/{cell}/cell/vars/{i}") for i in range(3)) for cell in cells]
         embeddings = network.weight("layers/embedding/vars/0")
