@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -97,8 +98,6 @@ def test_a_loaded_keras_model_saves_the_file_it_was_loaded_from(which, request, 
 ])
 def test_a_damaged_lstm_file_is_refused_in_one_line(damage, fragment, lstm_model_dir, tmp_path):
     model = tmp_path / "model"
-    import shutil
-
     shutil.copytree(lstm_model_dir, model)
     with zipfile.ZipFile(lstm_model_dir / "model.keras") as source:
         members = {name: source.read(name) for name in source.namelist()}

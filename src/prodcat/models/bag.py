@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from prodcat import artifacts
 from prodcat.errors import ModelError
-from prodcat.models.keras_family import MODEL_FILE, KerasFamily, SavedNetwork, infer_in_batches
+from prodcat.models.keras_family import KerasFamily, SavedNetwork, infer_in_batches
 
 START_TOKEN = "xxstart"
 OUT_OF_VOCABULARY_ID = 1  # TextVectorization's id for "[UNK]"
@@ -165,7 +164,7 @@ class BagModel(KerasFamily):
                                        "together; retrain or restore the model")
         model._rows = _token_rows(embeddings, kernel, bias)
         model._numpy = _NumpyBag(network.vocabulary, *model._rows, model.params["ngrams"], model.params["sequence_length"])
-        model.source_ = artifacts.model_file(directory, MODEL_FILE)
+        model.source_ = network.path
         return model
 
 

@@ -159,9 +159,11 @@ class KerasFamily(ModelFamily):
 class SavedNetwork:
     """A saved ``.keras`` file read as data, without Keras: each layer's configuration by its name, the
     text vectorizer's vocabulary, and every weight by its path in the weights file (such as
-    ``layers/embedding/vars/0``). ``file`` is the path to name in errors."""
+    ``layers/embedding/vars/0``). ``file`` is the path to name in errors, ``path`` the file's real path
+    (a loaded model saved again copies it)."""
 
     file: Path
+    path: Path
     layers: dict[str, dict]
     vocabulary: list[str]
     weights: dict[str, np.ndarray]
@@ -183,7 +185,7 @@ class SavedNetwork:
             vocabulary = archive.read(found[0]).decode("utf-8").split("\n")
             with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
                 h5.visititems(lambda name, item: weights.__setitem__(name, np.asarray(item, dtype=np.float32)) if isinstance(item, h5py.Dataset) else None)
-        return cls(shown, layers, vocabulary, weights)
+        return cls(shown, artifacts.model_file(directory, MODEL_FILE), layers, vocabulary, weights)
 
     def layer(self, name: str) -> dict:
         if not isinstance(self.layers.get(name), dict):

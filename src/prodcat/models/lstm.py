@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from prodcat import artifacts
 from prodcat.errors import ModelError
-from prodcat.models.keras_family import MODEL_FILE, KerasFamily, SavedNetwork
+from prodcat.models.keras_family import KerasFamily, SavedNetwork
 
 
 class LSTMModel(KerasFamily):
@@ -97,7 +96,8 @@ class LSTMModel(KerasFamily):
     @classmethod
     def load(cls, directory: Path, params: dict) -> "LSTMModel":
         model = cls(**params)
-        model._numpy, model.source_ = NumpyLSTM.read(directory), artifacts.model_file(directory, MODEL_FILE)
+        network = SavedNetwork.read(directory)
+        model._numpy, model.source_ = NumpyLSTM.of(network), network.path
         return model
 
 
@@ -121,9 +121,8 @@ class NumpyLSTM:
         return int(self.bias.shape[0])
 
     @classmethod
-    def read(cls, directory: Path) -> "NumpyLSTM":
-        """The network of ``directory``'s ``model.keras``; a one-line ``ModelError`` if it is damaged."""
-        network = SavedNetwork.read(directory)
+    def of(cls, network: SavedNetwork) -> "NumpyLSTM":
+        """The saved ``network``'s LSTM; a one-line ``ModelError`` if it is not prodcat's LSTM."""
         vectorize, embed, dense = network.layer("vectorize"), network.layer("embed"), network.layer("probabilities")
         bidirectional = "bilstm" in network.layers
         recurrent = network.layer("bilstm").get("layer", {}).get("config", {}) if bidirectional else network.layer("lstm")
