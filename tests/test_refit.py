@@ -18,6 +18,7 @@ from prodcat.data.text import near_duplicate_key, normalize_text
 from prodcat.errors import DataError
 from prodcat.models.ensemble import EnsembleModel
 from prodcat.models.linear import LinearModel
+from prodcat import refit as refit_module
 from prodcat.refit import fixed_epochs
 from prodcat.training import train
 
@@ -204,3 +205,34 @@ def test_a_catalog_with_nothing_to_test_is_refused_naming_the_file(tmp_path):
     path.write_text("text,label\nred apple,Fruit\ngreen apple,Fruit\nbanana,Fruit\nclaw hammer,Tools\nhand saw,Tools\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"tiny\.csv: only 3 rows belong to labels with more than 2 rows"):
         train(path, text_cols="text", label_cols="label", family="linear", log_dir=None, verbose=0)
+
+
+def test_fold_trainings_side_by_side_give_the_models_trained_one_after_another(grocery_file):
+    catalog = read_catalog(grocery_file, text_cols="product", label_cols="category")
+    texts, labels = catalog.texts, catalog.labels
+
+    def recipe():
+        return Categorizer("linear", params=TINY_LINEAR, seed=7)
+
+    on_all = refit_module._Training(recipe, texts, labels)
+    alone, shipped_alone = refit_module.out_of_fold(recipe, texts, labels, 4, 7, workers=1, also=on_all)
+    side_by_side, shipped_side_by_side = refit_module.out_of_fold(recipe, texts, labels, 4, 7, workers=2, also=on_all)
+    assert np.array_equal(alone.y, side_by_side.y) and np.array_equal(alone.folds, side_by_side.folds)
+    assert np.allclose(alone.member_logits[0], side_by_side.member_logits[0], atol=1e-6)
+    assert np.allclose(shipped_alone.predict_proba(texts), shipped_side_by_side.predict_proba(texts), atol=1e-6)
+
+
+def test_only_one_thread_families_on_mid_sized_catalogs_train_side_by_side(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setattr("prodcat.models.linear.available_memory", lambda: 64 * 2**30)
+    mid, small, large = ["tea bags green"] * 5_000, ["tea bags green"] * 500, ["tea bags green"] * 50_000
+    workers = refit_module.side_by_side_workers
+    assert workers("linear", {}, mid, 6) == 4
+    assert workers("linear", {}, mid, 3) == 3
+    assert workers("ensemble", {"members": ["linear", "neighbors"]}, mid, 6) == 4
+    assert workers("hierarchical", {"base": "linear"}, mid, 6) == 4
+    for family, params in [("lstm", {}), ("bag", {}), ("ensemble", {"members": ["bag", "linear"]}), ("hierarchical", {"base": "bag"})]:
+        assert workers(family, params, mid, 6) == 1, family
+    assert workers("linear", {}, small, 6) == 1 and workers("linear", {}, large, 6) == 1
+    monkeypatch.setattr("prodcat.models.linear.available_memory", lambda: 2**20)
+    assert workers("linear", {}, mid, 6) == 1

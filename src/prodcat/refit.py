@@ -32,6 +32,11 @@ from prodcat.errors import DataError
 from prodcat.evaluation import scores
 
 SLOW_FAMILIES = ("lstm", "transformer")  # trained fewer times by default
+# Families that train in one thread (liblinear, NumPy's neighbour table): their fold trainings and the
+# refit on all rows run side by side in worker processes. The Keras families use every core themselves.
+SIDE_BY_SIDE_FAMILIES = ("linear", "neighbors")
+SIDE_BY_SIDE_ROWS = (2_000, 20_000)  # below: starting processes costs more than it saves; from the top
+# on, a linear model trains its labels in parallel processes itself (``linear.PARALLEL_ROWS``)
 MISSING_LABEL_MARGIN = 1e3  # a label a fold model never learned scores this far below its lowest logit
 HOLDOUT_ROWS = 100_000  # from this many usable rows on, calibrate on the evaluated model's validation rows
 
@@ -66,16 +71,18 @@ def refit(evaluated: Categorizer, texts: Sequence[str], labels: Sequence[str], *
         return Categorizer(evaluated.family, params=params, class_weight=evaluated.class_weight,
                            target_precision=evaluated.target_precision, seed=evaluated.seed)
 
+    workers = 1 if holdout else side_by_side_workers(evaluated.family, params, texts, n_folds + 1)
+    refit_on_all = _Training(recipe, texts, labels, label_paths=evaluated.tree_ is not None, verbose=verbose)
     if holdout:
         oof = held_out(evaluated, *validation, sorted(set(labels)))
         source = (f"the evaluated model's predictions of the {len(oof.y)} validation rows it never trained on "
                   f"(a catalog of {HOLDOUT_ROWS:,} rows or more is not cross-fitted)")
         labels_scored = list(validation[1])
+        shipped = refit_on_all()
     else:
-        oof = out_of_fold(recipe, texts, labels, n_folds, evaluated.seed)
+        oof, shipped = out_of_fold(recipe, texts, labels, n_folds, evaluated.seed, workers=workers, also=refit_on_all)
         source = f"out-of-fold predictions ({n_folds} grouped folds over {len(texts)} rows)"
         labels_scored = list(labels)
-    shipped = recipe().fit(texts, labels, log_dir=None, verbose=verbose, label_paths=evaluated.tree_ is not None)
     known = oof.y >= 0
     if shipped.family == "ensemble":
         shipped.model_.weigh([logits[known] for logits in oof.member_logits], oof.y[known])
@@ -95,13 +102,48 @@ def refit(evaluated: Categorizer, texts: Sequence[str], labels: Sequence[str], *
         "out_of_fold_ece": expected_calibration_error(probs[known], oof.y[known]),
         "out_of_fold_review": shipped.calibration_["coverage"],
         "epochs": _epochs(params),
+        "processes": workers,
     }
     return shipped, info
 
 
+def side_by_side_workers(family: str, params: dict, texts: Sequence[str], n_trainings: int) -> int:
+    """How many of ``n_trainings`` trainings of ``family`` on ``texts`` (or most of them) run at once:
+    one per CPU (at most 4) that the free memory holds, for families that train in one thread and
+    catalogs of ``SIDE_BY_SIDE_ROWS``; else 1."""
+    import os
+
+    from prodcat.models.linear import available_memory
+
+    families = params.get("members", ()) if family == "ensemble" else [params.get("base", "linear")] if family == "hierarchical" else [family]
+    if not families or any(f not in SIDE_BY_SIDE_FAMILIES for f in families) or not SIDE_BY_SIDE_ROWS[0] <= len(texts) < SIDE_BY_SIDE_ROWS[1]:
+        return 1
+    # A training holds its features (about 6 stored values per character, as liblinear's 28-byte
+    # doubles and indices) besides the texts themselves.
+    per_training = 200 * sum(min(len(t), 500) for t in texts) + 100_000_000
+    by_memory = int(0.5 * available_memory() // per_training)
+    return max(1, min(n_trainings, 4, os.cpu_count() or 1, by_memory))
+
+
+@dataclass
+class _Training:
+    """One training of the recipe on some of the rows; called where it runs (here or in a worker)."""
+
+    recipe: Callable[[], Categorizer]
+    texts: Sequence[str]
+    labels: Sequence[str]
+    label_paths: bool = False
+    verbose: int = 0
+
+    def __call__(self) -> Categorizer:
+        return self.recipe().fit(self.texts, self.labels, log_dir=None, verbose=self.verbose, label_paths=self.label_paths)
+
+
 def out_of_fold(recipe: Callable[[], Categorizer], texts: Sequence[str], labels: Sequence[str], n_folds: int,
-                seed: int) -> OutOfFold:
-    """Train ``recipe()`` once per fold on the other folds' rows and keep its logits of the fold's rows."""
+                seed: int, *, workers: int = 1, also: Callable[[], Categorizer] | None = None) -> tuple[OutOfFold, Categorizer | None]:
+    """Train ``recipe()`` once per fold on the other folds' rows and keep its logits of the fold's rows;
+    with ``also``, one more training, whose model is returned beside them. ``workers`` processes train
+    side by side (the same models as one after another)."""
     groups = product_groups(list(texts))
     if len(np.unique(groups)) < n_folds:
         raise DataError(f"too few distinct products ({len(np.unique(groups))}) for {n_folds} calibration folds; "
@@ -111,20 +153,43 @@ def out_of_fold(recipe: Callable[[], Categorizer], texts: Sequence[str], labels:
     column = {label: i for i, label in enumerate(names)}
     member_logits: list[np.ndarray] = []
     y = np.full(len(texts), -1, dtype=np.int64)
-    for fold in range(n_folds):
-        held, kept = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
-        if len(held) == 0:
-            continue
-        model = recipe().fit([texts[i] for i in kept], [labels[i] for i in kept], log_dir=None, verbose=0)
-        normalized = [normalize_text(texts[i]) for i in held]
-        parts = model.model_.members_ if model.family == "ensemble" else [model.model_]
-        for m, part in enumerate(parts):
+    fold_ids = [fold for fold in range(n_folds) if np.any(folds == fold)]
+    tasks = [_FoldLogits(_Training(recipe, [texts[i] for i in np.flatnonzero(folds != fold)], [labels[i] for i in np.flatnonzero(folds != fold)]),
+                         [texts[i] for i in np.flatnonzero(folds == fold)]) for fold in fold_ids]
+    results = _run([*([also] if also else []), *tasks], workers)  # the longest training first
+    trained_on_all, results = (results[0], results[1:]) if also else (None, results)
+    for fold, (learned_labels, logits) in zip(fold_ids, results):
+        held = np.flatnonzero(folds == fold)
+        for m, part_logits in enumerate(logits):
             if len(member_logits) <= m:
                 member_logits.append(np.zeros((len(texts), len(names))))
-            member_logits[m][held] = in_label_order(part.logits(normalized), [column[label] for label in model.labels_], len(names))
-        learned = set(model.labels_)
+            member_logits[m][held] = in_label_order(part_logits, [column[label] for label in learned_labels], len(names))
+        learned = set(learned_labels)
         y[held] = [column[labels[i]] if labels[i] in learned else -1 for i in held]
-    return OutOfFold(member_logits, y, folds)
+    return OutOfFold(member_logits, y, folds), trained_on_all
+
+
+@dataclass
+class _FoldLogits:
+    """A fold model's labels and its logits (one array per ensemble member) of its held-out texts."""
+
+    training: _Training
+    held_texts: list[str]
+
+    def __call__(self) -> tuple[list[str], list[np.ndarray]]:
+        model = self.training()
+        normalized = [normalize_text(t) for t in self.held_texts]
+        parts = model.model_.members_ if model.family == "ensemble" else [model.model_]
+        return model.labels_, [part.logits(normalized) for part in parts]
+
+
+def _run(tasks: list[Callable], workers: int) -> list:
+    """Each task's result, in order: one after another, or in ``workers`` processes (joblib's loky)."""
+    if workers <= 1:
+        return [task() for task in tasks]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=workers, backend="loky")(delayed(task)() for task in tasks)
 
 
 def held_out(evaluated: Categorizer, texts: Sequence[str], labels: Sequence[str], names: list[str]) -> OutOfFold:

@@ -191,11 +191,11 @@ def _workers(features: sp.csr_matrix, n_jobs: int | None) -> int:
     (each copies the features, as liblinear's doubles, about 28 bytes per stored value)."""
     if n_jobs is not None:
         return max(1, n_jobs)
-    by_memory = int(0.5 * _available_memory() // max(1, 28 * features.nnz))
+    by_memory = int(0.5 * available_memory() // max(1, 28 * features.nnz))
     return max(1, min(4, os.cpu_count() or 1, by_memory))
 
 
-def _available_memory() -> int:
+def available_memory() -> int:
     """Bytes of memory available to a new process (Linux's MemAvailable, page cache included), else
     the free pages; 0 when neither can be read."""
     try:
