@@ -99,3 +99,18 @@ def test_the_cli_says_which_family_it_chose(grocery_file, tmp_path, capsys):
     manifest = json.loads((out / "prodcat.json").read_text())
     assert manifest["family"] in (*selection.CANDIDATES, "ensemble")
     assert manifest["training"]["selection"]["time_budget_s"] == 120
+
+
+def test_folds_side_by_side_score_the_candidates_as_one_after_another(monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    frame = pd.read_csv(BIGBASKET, dtype=str, keep_default_na=False).head(2_400)
+    texts, labels = frame["product"].tolist(), frame["category"].tolist()
+    stages = []
+    side_by_side = selection.choose_family(texts, labels, candidates=("linear", "neighbors"), progress=stages.append)
+    assert "choosing the family: linear, 3 folds side by side" in stages
+    monkeypatch.setattr(selection, "side_by_side_workers", lambda *args: 1)
+    alone = selection.choose_family(texts, labels, candidates=("linear", "neighbors"))
+    assert side_by_side.scores == pytest.approx(alone.scores, abs=1e-9) and side_by_side.family == alone.family
+    assert set(side_by_side.scores) == {"linear", "neighbors", "ensemble"}

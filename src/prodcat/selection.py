@@ -9,7 +9,9 @@ on a tie, the one listed first (the cheaper). Neither the validation nor the tes
 
 The budget is checked before each fold training: a candidate whose next fold would end past it, by
 the time its earlier folds took (or, for its first fold, the time the previous candidate's folds took
-times ``SLOWER``), is not tried further, nor are the candidates after it.
+times ``SLOWER``), is not tried further, nor are the candidates after it. A family that trains in
+one thread trains its folds side by side on a catalog of ``refit.SIDE_BY_SIDE_ROWS`` (the same logits,
+see ``refit.side_by_side_workers``); the budget is then checked once, for all of them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -25,6 +28,7 @@ from prodcat.data.split import group_folds, product_groups
 from prodcat.data.text import normalize_text
 from prodcat.errors import DataError
 from prodcat.evaluation import scores
+from prodcat.refit import in_label_order, run_trainings, side_by_side_workers
 
 CANDIDATES = ("linear", "bag", "neighbors")  # in order of cost on most catalogs; each trained per fold
 ENSEMBLE = "ensemble"  # of the candidates that finished, scored from their out-of-fold logits
@@ -70,15 +74,27 @@ def choose_family(texts: Sequence[str], labels: Sequence[str], *, time_budget: f
     previous_fold_seconds = None
     for family in candidates:
         fold_seconds, family_logits = [], np.zeros((len(texts), len(names)))
-        for fold in range(FOLDS):
-            expected = np.mean(fold_seconds) if fold_seconds else (SLOWER * previous_fold_seconds if previous_fold_seconds else 0.0)
-            if time.perf_counter() - start + expected > time_budget:
-                break
-            progress(f"choosing the family: {family}, fold {fold + 1} of {FOLDS}")
-            began = time.perf_counter()
-            family_logits[folds == fold] = _fold_logits(family, texts, labels, folds, fold, normalized, column, class_weight, seed)
-            fold_seconds.append(time.perf_counter() - began)
-        if len(fold_seconds) < FOLDS:
+        fold = partial(_fold_logits, family, texts, labels, folds, normalized=normalized, column=column, class_weight=class_weight, seed=seed)
+        workers = side_by_side_workers(family, {}, texts, FOLDS)
+        if workers > 1:  # all folds at once, if they would end in time
+            rounds = -(-FOLDS // workers)
+            expected = rounds * (SLOWER * previous_fold_seconds if previous_fold_seconds else 0.0)
+            if time.perf_counter() - start + expected <= time_budget:
+                progress(f"choosing the family: {family}, {FOLDS} folds side by side")
+                began = time.perf_counter()
+                for k, fold_logits in enumerate(run_trainings([partial(fold, fold=k) for k in range(FOLDS)], workers)):
+                    family_logits[folds == k] = fold_logits
+                fold_seconds = [(time.perf_counter() - began) / rounds] * rounds  # the wall time, a round a fold
+        else:
+            for k in range(FOLDS):
+                expected = np.mean(fold_seconds) if fold_seconds else (SLOWER * previous_fold_seconds if previous_fold_seconds else 0.0)
+                if time.perf_counter() - start + expected > time_budget:
+                    break
+                progress(f"choosing the family: {family}, fold {k + 1} of {FOLDS}")
+                began = time.perf_counter()
+                family_logits[folds == k] = fold(fold=k)
+                fold_seconds.append(time.perf_counter() - began)
+        if not fold_seconds or (workers == 1 and len(fold_seconds) < FOLDS):
             not_tried = list(candidates[list(candidates).index(family):])
             break
         logits[family], seconds[family] = family_logits, float(sum(fold_seconds))
@@ -96,8 +112,6 @@ def choose_family(texts: Sequence[str], labels: Sequence[str], *, time_budget: f
 
 def _fold_logits(family, texts, labels, folds, fold, normalized, column, class_weight, seed) -> np.ndarray:
     """The fold's rows scored by ``family`` trained on the other folds (a grouped tenth of them for validation)."""
-    from prodcat.refit import in_label_order
-
     kept = np.flatnonzero(folds != fold)
     kept_labels = np.asarray([labels[i] for i in kept], dtype=object)
     inner = group_folds(kept_labels, product_groups([texts[i] for i in kept]), 10, seed)

@@ -181,7 +181,7 @@ def train(
 
             rows = np.sort(np.concatenate([parts.train, parts.validation, parts.test]))
             progress(f"refitting on all {len(rows):,} rows, calibrated out of fold"
-                     + (" (one training per fold, then one on all)" if calibration_folds or len(rows) < HOLDOUT_ROWS else ""))
+                     + (" (one training on all rows and one per fold)" if calibration_folds or len(rows) < HOLDOUT_ROWS else ""))
             validation = (pick(parts.validation, texts), pick(parts.validation, labels))
             shipped, refit_info = refit_on(evaluated, pick(rows, texts), pick(rows, labels), n_folds=calibration_folds,
                                            validation=validation, verbose=verbose)
