@@ -43,6 +43,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "header": _write(folder / "header.csv", [("category", "text"), *rows]),
         "empty": _write(folder / "empty.csv", []),
         "one_label": _write(folder / "one_label.csv", [row for row in rows if row[0] == rows[0][0]]),
+        "one_product": _write(folder / "one_product.csv", [(label, f"{text.split()[0]} {i}") for i, (label, text) in enumerate(rows[:4] * 20)]),
         "latin": latin,
         "not_a_model": folder / "not_a_model",
         "folder": folder,
@@ -57,6 +58,7 @@ def _cases(f: dict[str, Path]) -> dict[str, tuple[list[str], list[str]]]:
         "unknown column": ([*TRAIN, str(f["header"]), "--text-col", "titel", "-o", out], ["header.csv", "--text-col 'titel'", "'text'"]),
         "empty file": ([*TRAIN, str(f["empty"]), "-o", out], ["empty.csv", "empty"]),
         "one label": ([*TRAIN, str(f["one_label"]), "-o", out], ["one_label.csv", "only one label"]),
+        "few products": ([*TRAIN, str(f["one_product"]), "-o", out], ["one_product.csv", "too few distinct products (4 among 80 rows"]),
         "too few calibration folds": ([*TRAIN, str(f["good"]), "--calibration-folds", "1", "-o", out], ["--calibration-folds", "at least 2"]),
         "non-utf8": ([*TRAIN, str(f["latin"]), "-o", out], ["latin.csv", "line 8", "--encoding"]),
         "predict not a model": (["predict", "--model", str(f["not_a_model"]), "a cotton shirt"], ["not_a_model", "not a prodcat model"]),
@@ -88,7 +90,7 @@ def results(files) -> dict[str, subprocess.CompletedProcess]:
 
 
 USER_ERRORS = [
-    "missing file", "unknown column", "empty file", "one label", "too few calibration folds", "non-utf8", "predict not a model",
+    "missing file", "unknown column", "empty file", "one label", "few products", "too few calibration folds", "non-utf8", "predict not a model",
     "evaluate not a model", "bad param", "bad JSON param", "unknown encoder", "inspect unknown column",
     "time budget without auto", "bad time budget", "param with auto",
 ]

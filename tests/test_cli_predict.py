@@ -187,6 +187,24 @@ def test_a_headerless_id_title_file_with_text_col_loses_no_row(capsys, linear_mo
     assert code == 0 and "treating row 1" not in err and "read 999 rows after the header row" in out
 
 
+
+def test_blank_lines_are_rows_without_text_so_that_rows_stay_in_line(capsys, linear_model_dir, tmp_path):
+    """A pasted list of titles with gaps: each line keeps its place in the output, a blank one with a reason."""
+    source, target = tmp_path / "pasted.csv", tmp_path / "out.csv"
+    source.write_text("\n\nusb cable\n\n   \ncotton kurta\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", source, "-o", target)
+    assert code == 0, err
+    result = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert result["0"].tolist() == ["usb cable", "", "   ", "cotton kurta"]
+    assert result["predicted_reason"].tolist() == ["", EMPTY_TEXT_REASON, EMPTY_TEXT_REASON, ""]
+    assert f"skipping 2 blank line(s) at the top of {source}" in err
+    assert f"read 4 rows from {source}; wrote 4 rows to {target}, 2 without usable text" in out
+    with_header = tmp_path / "with_header.csv"
+    with_header.write_text("\ntitle,id\nusb cable,1\n\ncotton kurta,3\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "predict", "-m", linear_model_dir, "-i", with_header, "-o", target, "-q", "--text-col", "title")
+    assert code == 0, err
+    assert pd.read_csv(target, dtype=str, keep_default_na=False)["id"].tolist() == ["1", "", "3"]
+
 # -- where the output goes ---------------------------------------------------------------------
 def test_output_paths_that_cannot_be_files_are_one_line_exit_2(capsys, linear_model_dir, tmp_path, monkeypatch):
     source = tmp_path / "catalog.csv"

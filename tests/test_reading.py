@@ -72,6 +72,16 @@ def test_csv_with_header_finds_title_description_and_category(tmp_path):
     assert "\n" in catalog.texts[0] and '"induction"' in catalog.texts[0]
 
 
+def test_spreadsheet_column_names_are_found_whatever_their_case_and_spaces(tmp_path, capsys):
+    path = tmp_path / "export.csv"
+    columns = {"title": "Product Name", "description": "DESCRIPTION", "top": "Product Category"}
+    _frame()[list(columns)].rename(columns=columns).to_csv(path, index=False)
+    catalog = read_catalog(path)
+    assert catalog.text_columns == ["Product Name", "DESCRIPTION"] and catalog.label_columns == ["Product Category"]
+    assert catalog.labels == [p["top"] for p in PRODUCTS]
+    assert "treating row 1 as a header: Product Name,DESCRIPTION,Product Category" in capsys.readouterr().err
+
+
 def test_tsv(tmp_path):
     path = tmp_path / "shop.tsv"
     path.write_text("name\tlabel\n" + "".join(f"{p['title']}\t{p['top']}\n" for p in PRODUCTS), encoding="utf-8")
@@ -160,6 +170,29 @@ def test_non_utf8_bytes_name_the_line(tmp_path):
     assert read_catalog(path, encoding="latin-1", header=False).texts[2] == "Café crème cookbook"
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path, suffix):
+    """Excel's "CSV UTF-8" starts the file with U+FEFF; the first column is still found by its name."""
+    path = tmp_path / f"excel{suffix}"
+    frame = _frame()[["title", "top"]]
+    if suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    else:
+        frame.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
+    path.write_bytes("\ufeff".encode() + path.read_bytes())
+    catalog = read_catalog(path, text_cols="title", label_cols="top")
+    assert catalog.texts == [p["title"] for p in PRODUCTS] and catalog.labels == [p["top"] for p in PRODUCTS]
+    assert read_catalog(path, text_cols="title", require_labels=False).texts == catalog.texts
+
+
+def test_a_json_lines_error_names_the_line(tmp_path):
+    path = tmp_path / "shop.jsonl"
+    path.write_text('{"title": "rice", "top": "Food"}\n\n{"title": "soap", "top": "Home"}\nsoap,Home\n', encoding="utf-8")
+    with pytest.raises(DataError) as excinfo:
+        read_catalog(path, text_cols="title", label_cols="top")
+    assert str(path) in _one_line_error(excinfo) and "line 4 is not a JSON object" in str(excinfo.value)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(DataError) as excinfo:
         read_catalog(tmp_path / "nowhere.csv")
@@ -229,6 +262,14 @@ def test_unknown_format():
     with pytest.raises(DataError, match="unknown format 'xlsx'"):
         read_catalog(SAMPLE, fmt="xlsx")
 
+
+
+def test_a_spreadsheet_workbook_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "catalog.xlsx"
+    path.write_bytes(b"PK\x03\x04")
+    with pytest.raises(DataError) as excinfo:
+        read_catalog(path)
+    assert str(path) in _one_line_error(excinfo) and "save the sheet as CSV" in str(excinfo.value)
 
 # -- header detection, long fields, missing labels, category paths ----------------------------------
 TITLES = ["usb cable", "sony headphones", "cotton kurta", "harry potter book"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from prodcat.categorizer import Categorizer
-from prodcat.data.reading import detect_format
+from prodcat.data.reading import detect_format, without_byte_order_mark
 from prodcat.errors import DataError
 from prodcat.files import usual_mode
 
@@ -90,12 +90,13 @@ def read_dataset(pattern: str | Path, *, fmt: str | None = None, header: bool | 
     import dask.dataframe as dd
 
     files = _input_files(str(pattern))
-    fmt = detect_format(files[0], fmt)
+    fmt, encoding = detect_format(files[0], fmt), without_byte_order_mark(encoding)
     if fmt == "parquet":
         return dd.read_parquet(files)
     if fmt in ("csv", "tsv"):
         return dd.read_csv(files, sep="\t" if fmt == "tsv" else ",", header=None if header is False else 0, dtype=str,
-                           keep_default_na=False, na_values=[], encoding=encoding, blocksize=None)
+                           keep_default_na=False, na_values=[], encoding=encoding, blocksize=None,
+                           skip_blank_lines=False)
     return dd.read_json(files, lines=True, blocksize=None, dtype=False, encoding=encoding)
 
 

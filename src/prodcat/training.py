@@ -80,16 +80,24 @@ def split_rows(texts: list[str], labels: list[str], source: str = "the catalog",
     counts = Counter(labels)
     untested = sorted(label for label, n in counts.items() if n <= RARE_ROWS)
     if not untested:
-        return split_catalog(texts, labels, **split), []
+        return _split_of(source, texts, labels, **split), []
     tested = np.array([i for i, label in enumerate(labels) if counts[label] > RARE_ROWS], dtype=np.int64)
     rare = np.array([i for i, label in enumerate(labels) if counts[label] <= RARE_ROWS], dtype=np.int64)
     if len({labels[i] for i in tested}) < 2:
         raise DataError(f"{source}: only {len(tested)} rows belong to labels with more than {RARE_ROWS} rows; "
                         "give at least 3 rows for each of 2 or more labels so that something can be tested")
-    parts = split_catalog([texts[i] for i in tested], [labels[i] for i in tested], **split)
+    parts = _split_of(source, [texts[i] for i in tested], [labels[i] for i in tested], **split)
     info = {**parts.info, "input_rows": len(texts), "rows_of_untested_labels": int(len(rare))}
     train = np.sort(np.concatenate([tested[parts.train], rare]))
     return Split(train, tested[parts.validation], tested[parts.test], parts.strategy, parts.seed, info), untested
+
+
+def _split_of(source: str, texts: list[str], labels: list[str], **split) -> Split:
+    """``split_catalog``, its refusal naming the file."""
+    try:
+        return split_catalog(texts, labels, **split)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from None
 
 
 def train(

@@ -37,14 +37,19 @@ _EXTENSIONS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-_TEXT_NAMES = ("text", "title", "name", "product", "product_name", "product_title", "description")
-_LABEL_NAMES = ("category", "label", "class", "categories", "category_path", "target", "y")
+_WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+# Column names found without --text-col / --label-col, in this order of preference; compared as
+# ``_name_key`` writes them, so that "Product Name", "product-name" and "PRODUCT_NAME" are one name.
+_TEXT_NAMES = ("text", "title", "name", "product", "product_name", "product_title", "item_name", "item_title", "description")
+_LABEL_NAMES = ("category", "label", "class", "categories", "category_path", "category_name", "product_category",
+                "target", "y")
 _HEADERLESS_LABEL, _HEADERLESS_TEXT = 0, 1
 # Column names common enough that a first row made of such names is a header.
 _KNOWN_NAMES = {*_TEXT_NAMES, *_LABEL_NAMES, "id", "sku", "item_id", "product_id", "brand", "price", "url", "type",
                 "sub_category", "subcategory", "lvl1", "lvl2", "lvl3", "index"}
 # Label cells that mean "no label" (as pandas and spreadsheets write a missing value), in any case.
 MISSING_LABELS = frozenset({"nan", "-nan", "null", "none", "na", "n/a", "#n/a", "<na>"})
+_SEPARATORS = re.compile(r"[\s\-]+")
 _COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
 _NAME = re.compile(r"[^\W\d][\w .\-/()#&]{0,39}")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -84,6 +89,8 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
         return fmt
     suffixes = [s for s in Path(path).suffixes if s not in (".gz", ".bz2", ".zip", ".xz")]
     found = _EXTENSIONS.get(suffixes[-1].lower()) if suffixes else None
+    if found is None and suffixes and suffixes[-1].lower() in _WORKBOOKS:
+        raise DataError(f"{path}: is a spreadsheet workbook, which prodcat does not read; save the sheet as CSV (UTF-8) and give that file")
     if found is None:
         raise DataError(f"{path}: cannot tell the format from the extension; pass --format ({', '.join(FORMATS)})")
     return found
@@ -169,15 +176,21 @@ def iter_catalog_chunks(
     except LookupError:
         raise DataError(f"unknown encoding {encoding!r}; pass --encoding with e.g. utf-8, latin-1 or cp1252") from None
     text_cols, label_cols = column_list(text_cols), column_list(label_cols)
+    encoding = without_byte_order_mark(encoding)
     if fmt in ("csv", "tsv") and header is None:
         header, first_row = _detect_header(path, fmt, encoding, [*text_cols, *label_cols])
     else:
         first_row = []
     row_offset = 0
     resolved: tuple[list, list] | None = None
-    for frame in _iter_frames(path, fmt, header, encoding, chunk_rows):
+    # Blank lines inside a CSV/TSV are rows without text (reported as such); those before its first line
+    # of text are skipped and said, since the first line sets the columns.
+    leading_blank_lines = _leading_blank_lines(path, encoding) if fmt in ("csv", "tsv") else 0
+    for frame in _iter_frames(path, fmt, header, encoding, chunk_rows, leading_blank_lines):
         if resolved is None:
             resolved = _resolve_columns(path, frame, text_cols, label_cols, require_labels, headerless=header is False)
+            if leading_blank_lines:
+                (notify or _to_stderr)(f"skipping {leading_blank_lines} blank line(s) at the top of {path}")
             if first_row:  # said once the columns are known, so that an error stays the only line
                 (notify or _to_stderr)(_header_notice(header, first_row))
         text_names, label_names = resolved
@@ -187,6 +200,12 @@ def iter_catalog_chunks(
         row_offset += len(frame)
     if resolved is None:
         raise DataError(f"{path}: the file is empty; give a catalog with at least one product per row")
+
+
+def without_byte_order_mark(encoding: str) -> str:
+    """``utf-8-sig`` for UTF-8: the byte-order mark that Excel's "CSV UTF-8" starts a file with is not
+    part of the first column's name (without it, the same as ``utf-8``)."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
 def column_list(cols: Sequence[str | int] | str | int | None) -> list[str | int]:
@@ -228,7 +247,7 @@ def _detect_header(path: Path, fmt: str, encoding: str, wanted: list[str | int])
         return False, first
     if any(row[i] == name for row in below for i, name in enumerate(first) if i < len(row)):
         return False, first
-    known = bool(_KNOWN_NAMES & set(cells))
+    known = bool(_KNOWN_NAMES & {_name_key(cell) for cell in cells})
     numbers_below = any(below and all(i < len(row) and _NUMBER.fullmatch(row[i].strip()) for row in below) for i in range(len(first)))
     return known or numbers_below, first
 
@@ -255,7 +274,8 @@ def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk_rows: int,
+                 leading_blank_lines: int = 0) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
     try:
@@ -264,6 +284,7 @@ def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk
                 path,
                 sep="\t" if fmt == "tsv" else ",",
                 header=0 if header else None,
+                skiprows=leading_blank_lines,
                 dtype=str,
                 keep_default_na=False,
                 na_values=[],
@@ -272,6 +293,7 @@ def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk
                 engine="c",
                 on_bad_lines="error",
                 quoting=csv.QUOTE_MINIMAL,
+                skip_blank_lines=False,  # a blank line is a row without text, never silently skipped
             )
             with reader:
                 yield from reader
@@ -293,7 +315,9 @@ def _iter_frames(path: Path, fmt: str, header: bool | None, encoding: str, chunk
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: cannot parse as {fmt.upper()} ({_first_line(exc)}); check quoting or pass --format") from None
     except ValueError as exc:  # pandas' JSON reader and pyarrow raise ValueError subclasses
-        raise DataError(f"{path}: cannot read as {fmt.upper()} ({_first_line(exc)}); check the file or pass --format") from None
+        line = _line_not_json(path, encoding) if fmt == "jsonl" else None
+        where = f"line {line} is not a JSON object" if line else _first_line(exc)
+        raise DataError(f"{path}: cannot read as {fmt.upper()} ({where}); check the file or pass --format") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({_first_line(exc)})") from None
 
@@ -306,7 +330,7 @@ def _encoding_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataE
     line = _line_of_bad_bytes(path, encoding)
     where = f"line {line}" if line else "somewhere"
     return DataError(
-        f"{path}: {where} is not valid {encoding} text; re-save the file as UTF-8 or pass --encoding (e.g. latin-1)"
+        f"{path}: {where} is not valid {'utf-8' if encoding == 'utf-8-sig' else encoding} text; re-save the file as UTF-8 or pass --encoding (e.g. latin-1)"
     )
 
 
@@ -326,6 +350,31 @@ def _open_bytes(path: Path):
         except (zipfile.BadZipFile, IndexError):
             raise OSError("not a zip file of one catalog file") from None
     return open(path, "rb")
+
+
+def _leading_blank_lines(path: Path, encoding: str) -> int:
+    """How many lines before the first with anything but white space."""
+    with _open_bytes(path) as raw:
+        for number, line in enumerate(io.TextIOWrapper(raw, encoding=encoding, errors="replace")):
+            if line.strip():
+                return number
+    return 0
+
+
+def _line_not_json(path: Path, encoding: str) -> int | None:
+    """The number of the first non-blank line of a JSON Lines file that is not one JSON object."""
+    import json
+
+    with _open_bytes(path) as raw:
+        for number, line in enumerate(io.TextIOWrapper(raw, encoding=encoding, errors="replace"), start=1):
+            if not line.strip():
+                continue
+            try:
+                if not isinstance(json.loads(line), dict):
+                    return number
+            except ValueError:
+                return number
+    return None
 
 
 def _line_of_bad_bytes(path: Path, encoding: str) -> int | None:
@@ -354,20 +403,25 @@ def _resolve_columns(
     if headerless and not text_cols and len(columns) == 1:  # one title per line
         text_cols = [0]
     if not text_cols:
-        found = [c for name in _TEXT_NAMES for c in columns if str(c).lower() == name][:1]
-        if found and str(found[0]).lower() != "description":  # a title column: add the description too
-            found += [c for c in columns if str(c).lower() == "description"]
+        found = [c for name in _TEXT_NAMES for c in columns if _name_key(c) == name][:1]
+        if found and _name_key(found[0]) != "description":  # a title column: add the description too
+            found += [c for c in columns if _name_key(c) == "description"]
         if not found:
             raise DataError(f"{path}: no text column found among {_show(columns)}; pass --text-col NAME (or position)")
         text_cols = found
     if not label_cols and require_labels:
-        found = [c for name in _LABEL_NAMES for c in columns if str(c).lower() == name][:1]
+        found = [c for name in _LABEL_NAMES for c in columns if _name_key(c) == name][:1]
         if not found:
             raise DataError(f"{path}: no label column found among {_show(columns)}; pass --label-col NAME (or position)")
         label_cols = found
     return [find_column(path, columns, c, "--text-col") for c in text_cols], [
         find_column(path, columns, c, "--label-col") for c in label_cols
     ]
+
+
+def _name_key(column) -> str:
+    """A column name as the well-known names are written: lowercase, runs of spaces and hyphens as ``_``."""
+    return _SEPARATORS.sub("_", str(column).strip().lower())
 
 
 def find_column(path: Path, columns: list, wanted: str | int, option: str):

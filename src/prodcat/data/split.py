@@ -124,7 +124,8 @@ def _group_fold(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, size: 
     n_folds = max(2, round(1 / size))
     n_groups = len(np.unique(groups))
     if n_groups < n_folds:
-        raise DataError(f"too few distinct products ({n_groups}) to split; give a larger catalog")
+        raise DataError(f"too few distinct products ({n_groups} among {len(rows)} rows; titles that differ only in "
+                        "numbers, sizes or colours are one product) to split; give a larger catalog")
     held = group_folds(labels, groups, n_folds, seed) == 0
     return rows[held], rows[~held]
 
