@@ -286,6 +286,41 @@ def test_settings_refuse_bad_limits(linear_model_dir):
         Settings.from_env({"PRODCAT_MODEL": str(linear_model_dir), "PRODCAT_MAX_ITEMS": "many"})
 
 
+def test_pages_of_the_given_origins_may_call_the_api_and_no_other(linear_model_dir, client):
+    """CORS: a shop's admin page on another origin calls /v1 from the browser, with its API key."""
+    shop, stranger = "https://admin.shop.example", "https://evil.example"
+    key = "k" * 32
+    settings = Settings(model=linear_model_dir, api_keys=(key,), cors_origins=(shop + "/",))
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    with TestClient(create_app(settings)) as cors:
+        allowed = cors.options("/v1/categorize", headers={"Origin": shop, **preflight})
+        assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == shop
+        assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+        refused = cors.options("/v1/categorize", headers={"Origin": stranger, **preflight})
+        assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+        answer = cors.post("/v1/categorize", json={"items": [{"text": "usb cable"}]},
+                           headers={"Origin": shop, "Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == shop
+        assert "access-control-allow-origin" not in cors.post("/v1/categorize", json={"items": []}, headers={"Origin": stranger}).headers
+    default = categorize(client, [{"text": "usb cable"}])  # without origins: same origin only
+    assert "access-control-allow-origin" not in default.headers
+    assert client.options("/v1/categorize", headers={"Origin": shop, **preflight}).status_code == 405
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_a_cors_origin_must_be_an_origin(linear_model_dir):
+    from prodcat.errors import ProdcatError
+    from prodcat.service.settings import configured_cors_origins
+
+    for bad in ("admin.shop.example", "https://shop.example/admin", "https://a.example,https://b.example"):
+        with pytest.raises(ProdcatError, match="is not an origin"):
+            Settings(model=linear_model_dir, cors_origins=(bad,))
+    assert Settings(model=linear_model_dir, cors_origins=("*", "http://localhost:3000")).cors_origins == ("*", "http://localhost:3000")
+    environ = {"PRODCAT_CORS_ORIGINS": "https://a.example, https://b.example"}
+    assert configured_cors_origins(None, environ) == ("https://a.example", "https://b.example")
+    assert configured_cors_origins(["https://c.example"], environ) == ("https://c.example",)
+
+
 def test_serve_refuses_a_missing_model_directory(tmp_path):
     from typer.testing import CliRunner
 

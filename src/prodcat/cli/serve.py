@@ -26,19 +26,20 @@ def serve_command(
     timeout_keep_alive: Annotated[int, typer.Option("--timeout-keep-alive", min=1, help="Seconds an idle keep-alive connection stays open.")] = DEFAULT_TIMEOUT_KEEP_ALIVE,
     limit_concurrency: Annotated[int, typer.Option("--limit-concurrency", min=1, help="Most connections and requests at once, per worker (more: 503).")] = DEFAULT_LIMIT_CONCURRENCY,
     api_key_file: Annotated[Optional[Path], typer.Option("--api-key-file", help="File of API keys, one a line: the /v1 API then needs 'Authorization: Bearer KEY' (default: the keys in PRODCAT_API_KEYS, comma-separated; none: open).")] = None,
+    cors_origin: Annotated[Optional[list[str]], typer.Option("--cors-origin", metavar="<origin>", help="A web origin, such as https://a.example (* for any), whose pages may call the API from a browser (CORS); repeat for several (default: PRODCAT_CORS_ORIGINS, comma-separated; none: the same origin only).")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a model over HTTP: POST /v1/categorize, GET /v1/model, /healthz, /readyz, /docs, and a page at /."""
     from prodcat.categorizer import Categorizer
     from prodcat.service import server
     from prodcat.service.auth import configured_api_keys
-    from prodcat.service.settings import Settings
+    from prodcat.service.settings import Settings, configured_cors_origins
 
     model = resolve_model(model)
     Categorizer.load(model)  # a wrong or damaged --model fails here with one line, before uvicorn starts
     settings = Settings(
         model=model.resolve(), max_items=max_items, max_text_chars=max_text_chars, max_body_bytes=max_body_bytes,
-        api_keys=configured_api_keys(api_key_file),
+        api_keys=configured_api_keys(api_key_file), cors_origins=configured_cors_origins(cors_origin),
     )
     options = server.ServerOptions(
         host=host, port=port, workers=workers, timeout_read=timeout_read, timeout_keep_alive=timeout_keep_alive,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -52,6 +53,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.served = None
     install_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # outermost, so that every answer, 413 included, carries the CORS headers
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
     app.include_router(routes.health)
     if settings.api_keys:
         app.include_router(routes.api, dependencies=[Depends(require_api_key)], responses=routes.KEY_ERRORS)
