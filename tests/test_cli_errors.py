@@ -38,11 +38,13 @@ def files(tmp_path_factory) -> dict[str, Path]:
     latin.write_bytes(b"".join(good[:7]) + "Books,Café crème cookbook\n".encode("latin-1") + b"".join(good[7:]))
     (folder / "not_a_model").mkdir()
     (folder / "not_a_model" / "weights.bin").write_bytes(b"\0" * 16)
+    (folder / "prodcat.json").write_text("{}", encoding="utf-8")
     return {
         "good": _write(folder / "good.csv", rows),
         "header": _write(folder / "header.csv", [("category", "text"), *rows]),
         "empty": _write(folder / "empty.csv", []),
         "one_label": _write(folder / "one_label.csv", [row for row in rows if row[0] == rows[0][0]]),
+        "swapped": _write(folder / "swapped.csv", [(text, label) for label, text in rows]),
         "one_product": _write(folder / "one_product.csv", [(label, f"{text.split()[0]} {i}") for i, (label, text) in enumerate(rows[:4] * 20)]),
         "latin": latin,
         "not_a_model": folder / "not_a_model",
@@ -58,10 +60,14 @@ def _cases(f: dict[str, Path]) -> dict[str, tuple[list[str], list[str]]]:
         "unknown column": ([*TRAIN, str(f["header"]), "--text-col", "titel", "-o", out], ["header.csv", "--text-col 'titel'", "'text'"]),
         "empty file": ([*TRAIN, str(f["empty"]), "-o", out], ["empty.csv", "empty"]),
         "one label": ([*TRAIN, str(f["one_label"]), "-o", out], ["one_label.csv", "only one label"]),
+        "swapped columns": ([*TRAIN, str(f["swapped"]), "-o", out], ["swapped.csv", "labels occur once", "--text-col and --label-col"]),
         "few products": ([*TRAIN, str(f["one_product"]), "-o", out], ["one_product.csv", "too few distinct products (4 among 80 rows"]),
         "too few calibration folds": ([*TRAIN, str(f["good"]), "--calibration-folds", "1", "-o", out], ["--calibration-folds", "at least 2"]),
         "non-utf8": ([*TRAIN, str(f["latin"]), "-o", out], ["latin.csv", "line 8", "--encoding"]),
         "predict not a model": (["predict", "--model", str(f["not_a_model"]), "a cotton shirt"], ["not_a_model", "not a prodcat model"]),
+        "model is a file": (["predict", "--model", str(f["good"]), "a cotton shirt"], ["good.csv", "is a file, not a model directory"]),
+        "model is its manifest": (["predict", "--model", str(f["folder"] / "prodcat.json"), "a cotton shirt"],
+                                  ["prodcat.json", f"the directory that holds it, {f['folder']}"]),
         "evaluate not a model": (["evaluate", str(f["good"]), "--model", str(f["not_a_model"]), "-r", out], ["not_a_model", "not a prodcat model"]),
         "bad param": ([*TRAIN, str(f["good"]), "--param", "C", "-o", out], ["--param 'C'", "KEY=VALUE"]),
         "time budget without auto": ([*TRAIN, str(f["good"]), "--time-budget", "5m", "-o", out], ["--time-budget", "--family auto"]),
@@ -90,8 +96,8 @@ def results(files) -> dict[str, subprocess.CompletedProcess]:
 
 
 USER_ERRORS = [
-    "missing file", "unknown column", "empty file", "one label", "few products", "too few calibration folds", "non-utf8", "predict not a model",
-    "evaluate not a model", "bad param", "bad JSON param", "unknown encoder", "inspect unknown column",
+    "missing file", "unknown column", "empty file", "one label", "few products", "swapped columns", "too few calibration folds", "non-utf8", "predict not a model",
+    "evaluate not a model", "model is a file", "model is its manifest", "bad param", "bad JSON param", "unknown encoder", "inspect unknown column",
     "time budget without auto", "bad time budget", "param with auto",
 ]
 

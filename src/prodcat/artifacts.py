@@ -64,6 +64,9 @@ def _replace_dir(staging: Path, path: Path) -> None:
 def read_manifest(path: str | Path) -> dict:
     """The manifest of the model directory at ``path``; a ``ModelError`` if it is not one."""
     path = Path(path)
+    if path.is_file():
+        hint = f"the directory that holds it, {path.parent}" if path.name == MANIFEST else "DIR of a model made by 'prodcat train'"
+        raise ModelError(f"{path}: is a file, not a model directory; pass --model {hint}")
     if not path.is_dir():
         raise ModelError(f"{path}: no such model directory; pass --model DIR of a model made by 'prodcat train'")
     if not os.path.lexists(path / MANIFEST):

@@ -84,8 +84,11 @@ def split_rows(texts: list[str], labels: list[str], source: str = "the catalog",
     tested = np.array([i for i, label in enumerate(labels) if counts[label] > RARE_ROWS], dtype=np.int64)
     rare = np.array([i for i, label in enumerate(labels) if counts[label] <= RARE_ROWS], dtype=np.int64)
     if len({labels[i] for i in tested}) < 2:
+        swapped = len(counts) > len(labels) / 2  # labels as many as the rows: most likely the product texts
         raise DataError(f"{source}: only {len(tested)} rows belong to labels with more than {RARE_ROWS} rows; "
-                        "give at least 3 rows for each of 2 or more labels so that something can be tested")
+                        + ("most of its labels occur once: if that column holds the product texts, choose the columns "
+                           "with --text-col and --label-col" if swapped else
+                           "give at least 3 rows for each of 2 or more labels so that something can be tested"))
     parts = _split_of(source, [texts[i] for i in tested], [labels[i] for i in tested], **split)
     info = {**parts.info, "input_rows": len(texts), "rows_of_untested_labels": int(len(rare))}
     train = np.sort(np.concatenate([tested[parts.train], rare]))
