@@ -19,6 +19,7 @@ early stopping found the lowest validation loss (the folds and the refit have no
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -111,8 +112,6 @@ def side_by_side_workers(family: str, params: dict, texts: Sequence[str], n_trai
     """How many of ``n_trainings`` trainings of ``family`` on ``texts`` (or most of them) run at once:
     one per CPU (at most 4) that the free memory holds, for families that train in one thread and
     catalogs of ``SIDE_BY_SIDE_ROWS``; else 1."""
-    import os
-
     from prodcat.models.linear import available_memory
 
     families = params.get("members", ()) if family == "ensemble" else [params.get("base", "linear")] if family == "hierarchical" else [family]

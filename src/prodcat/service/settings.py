@@ -78,8 +78,7 @@ class Settings:
                 limits[f.name] = int(raw)
             except ValueError:
                 raise ProdcatError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a whole number") from None
-        lists = {name: tuple(v.strip() for v in environ.get(ENV_PREFIX + name.upper(), "").split(",") if v.strip())
-                 for name in _LISTS}
+        lists = {name: comma_list(environ.get(ENV_PREFIX + name.upper(), "")) for name in _LISTS}
         return cls(model=Path(model), **lists, **limits)
 
 
@@ -108,4 +107,9 @@ def configured_cors_origins(origins: list[str] | None, environ: dict[str, str] |
     environ = os.environ if environ is None else environ
     if origins:
         return tuple(origins)
-    return tuple(o.strip() for o in environ.get(CORS_ORIGINS_ENV, "").split(",") if o.strip())
+    return comma_list(environ.get(CORS_ORIGINS_ENV, ""))
+
+
+def comma_list(value: str) -> tuple[str, ...]:
+    """The non-empty items of a comma-separated environment variable, stripped."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
